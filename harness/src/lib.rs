@@ -1,1 +1,7 @@
-//! Conformance kit library.
+//! Conformance kit for in-database model serving.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the subcommands of the `harness` binary.
+
+pub mod cli;

@@ -1,1 +1,35 @@
-fn main() {}
+//! The `harness` command line: one subcommand per job of the kit.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use harness::cli;
+
+#[derive(Parser)]
+#[command(name = "harness", version, about = "Conformance kit for in-database model serving (TiDB CREATE MODEL / MODEL_PREDICT)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Predict with an MLflow model through a sidecar and print CSV.
+    Predict(cli::predict::PredictArgs),
+}
+
+fn main() -> ExitCode {
+    cli::init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Predict(args) => cli::predict::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("harness: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Subcommands of the `harness` binary. Each module exposes a clap `Args`
+//! struct and a `run` function returning the process exit status.
+
+pub mod predict;
+
+/// Sends tracing output to stderr, filtered by `RUST_LOG` (default `warn`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
