@@ -2,6 +2,11 @@
 //!
 //! # Layout
 //!
+//! - [`backend`]: the `ModelBackend` interface for ONNX and MLflow.
+//! - [`target`]: the `Target`/`Connection` interface the runner executes
+//!   statements against.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
+pub mod backend;
 pub mod cli;
+pub mod target;
