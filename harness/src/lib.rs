@@ -3,10 +3,16 @@
 //! # Layout
 //!
 //! - [`backend`]: the `ModelBackend` interface for ONNX and MLflow.
+//! - [`sidecar`]: the batching client of the sidecar pool.
+//! - [`config`]: the TOML configuration file (`[model-mlflow]`).
+//! - [`duration`]: Go duration syntax.
 //! - [`target`]: the `Target`/`Connection` interface the runner executes
 //!   statements against.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod backend;
 pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod sidecar;
 pub mod target;

@@ -1,0 +1,121 @@
+//! Sidecar flags shared by the subcommands that run MLflow models.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::MlflowConfig;
+use crate::duration::parse_go_duration;
+use crate::sidecar::command::{locate_fake_sidecar, locate_python_sidecar};
+use crate::sidecar::SidecarCommand;
+
+/// Which sidecar runs MLflow models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SidecarKind {
+    /// The deterministic fake sidecar (no Python needed).
+    Fake,
+    /// The real MLflow sidecar, `sidecar/mlflow_sidecar.py`.
+    Python,
+    /// Python when its interpreter can import mlflow, else the fake.
+    Auto,
+}
+
+/// Flags that choose and tune the sidecar pool. Flags override the
+/// `[model-mlflow]` block of `--config`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SidecarArgs {
+    /// Sidecar implementation.
+    #[arg(long, value_enum, default_value_t = SidecarKind::Fake)]
+    pub sidecar: SidecarKind,
+
+    /// Python interpreter for the Python sidecar [default: the config's
+    /// `python`, else python3].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// TOML file with a `[model-mlflow]` block.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Number of sidecar processes [default: the config's, else 2].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Per-request timeout, Go duration syntax such as 2s or 500ms
+    /// [default: the config's, else 2s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub request_timeout: Option<Duration>,
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_go_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err("the timeout must be greater than 0".to_string()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+impl SidecarArgs {
+    /// The `[model-mlflow]` settings with the flags applied.
+    pub fn mlflow_settings(&self, base: &MlflowConfig) -> MlflowConfig {
+        let mut settings = base.clone();
+        if let Some(python) = &self.python {
+            settings.python = python.display().to_string();
+        }
+        if let Some(workers) = self.workers {
+            settings.sidecar_workers = workers.max(1);
+        }
+        if let Some(timeout) = self.request_timeout {
+            settings.request_timeout = timeout;
+        }
+        settings
+    }
+
+    /// The program the pool runs, resolving `auto`.
+    pub fn command(&self, base: &MlflowConfig) -> anyhow::Result<SidecarCommand> {
+        let settings = self.mlflow_settings(base);
+        match self.resolved_kind(&settings) {
+            SidecarKind::Fake => {
+                let path = locate_fake_sidecar().map_err(anyhow::Error::msg)?;
+                Ok(SidecarCommand::fake(path))
+            }
+            _ => {
+                let script = locate_python_sidecar().map_err(anyhow::Error::msg)?;
+                Ok(SidecarCommand::python(&settings.python, &script))
+            }
+        }
+    }
+
+    /// `fake` or `python`: `auto` becomes python when the interpreter can
+    /// import mlflow.
+    pub fn resolved_kind(&self, settings: &MlflowConfig) -> SidecarKind {
+        match self.sidecar {
+            SidecarKind::Auto => match python_has_mlflow(&settings.python) {
+                Ok(()) => SidecarKind::Python,
+                Err(reason) => {
+                    tracing::info!("--sidecar auto chose the fake sidecar: {reason}");
+                    SidecarKind::Fake
+                }
+            },
+            kind => kind,
+        }
+    }
+}
+
+/// Checks that `python` runs and can import the sidecar's dependencies.
+pub fn python_has_mlflow(python: &str) -> Result<(), String> {
+    let output = std::process::Command::new(python)
+        .args(["-c", "import mlflow.pyfunc, numpy, pandas"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {python}"))
+        .map_err(|err| format!("{err:#}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("").to_string();
+        Err(format!("{python} cannot import mlflow, numpy and pandas: {last}"))
+    }
+}

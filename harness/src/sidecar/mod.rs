@@ -1,0 +1,18 @@
+//! The batching sidecar client.
+//!
+//! - [`command`]: which program a worker runs.
+//! - [`worker`]: one sidecar process and its connection.
+//! - [`pool`]: lazily started workers, batch splitting and reassembly,
+//!   timeouts and replacement.
+//! - [`blocking`]: a synchronous front for callers outside tokio.
+
+pub mod blocking;
+pub mod command;
+pub mod error;
+pub mod pool;
+pub mod worker;
+
+pub use blocking::BlockingPool;
+pub use command::SidecarCommand;
+pub use error::ClientError;
+pub use pool::{PoolConfig, PoolStats, PredictOutput, PredictRequest, SidecarPool};

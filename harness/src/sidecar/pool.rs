@@ -1,0 +1,457 @@
+//! The batching client: a lazily started pool of sidecar workers.
+//!
+//! A predict call splits its rows into batches of at most
+//! `max_batch_size`, spreads the batches over the workers, and reassembles
+//! the outputs in input order. Each worker serves one request at a time;
+//! concurrent calls queue on a worker's lock. A worker that times out, dies
+//! or breaks the protocol is killed, reaped and removed; the next request
+//! on its slot starts a new one.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sidecar_protocol::{payload, CacheStats, ColumnSpec, Request, MAX_BATCH_SIZE};
+use tokio::sync::Mutex;
+use tracing::Instrument;
+
+use super::command::SidecarCommand;
+use super::error::ClientError;
+use super::worker::{Worker, WorkerOptions};
+use crate::config::MlflowConfig;
+
+/// Default time a sidecar gets to print its readiness line. Importing
+/// `mlflow.pyfunc` alone takes about 2 s on a small machine.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Default rows per batch, the default of `tidb_model_max_batch_size`.
+pub const DEFAULT_MAX_BATCH_SIZE: usize = 8192;
+
+/// Settings of a pool.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Program each worker runs.
+    pub command: SidecarCommand,
+    /// Number of workers.
+    pub workers: usize,
+    /// Time one request may take.
+    pub request_timeout: Duration,
+    /// Time a worker may take to become ready.
+    pub start_timeout: Duration,
+    /// Models each sidecar keeps loaded.
+    pub cache_entries: usize,
+    /// Rows per batch.
+    pub max_batch_size: usize,
+    /// Directory for the workers' private socket directories.
+    pub socket_parent: PathBuf,
+}
+
+impl PoolConfig {
+    /// A pool running `command` with the `[model-mlflow]` settings.
+    pub fn new(command: SidecarCommand, mlflow: &MlflowConfig) -> PoolConfig {
+        PoolConfig {
+            command,
+            workers: mlflow.sidecar_workers,
+            request_timeout: mlflow.request_timeout,
+            start_timeout: DEFAULT_START_TIMEOUT,
+            cache_entries: mlflow.model_cache_entries,
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+            socket_parent: std::env::temp_dir(),
+        }
+    }
+}
+
+/// One predict call.
+#[derive(Debug, Clone, Copy)]
+pub struct PredictRequest<'a> {
+    /// Absolute path of the MLflow model directory.
+    pub model_path: &'a Path,
+    /// Input names, in `values` column order.
+    pub input_names: &'a [String],
+    /// Output names wanted, in response column order; `None` takes the
+    /// signature's order.
+    pub output_names: Option<&'a [String]>,
+    /// Number of rows.
+    pub rows: usize,
+    /// `rows × input_names.len()` values, row-major.
+    pub values: &'a [f32],
+}
+
+/// The result of a predict call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictOutput {
+    /// Output names, in `values` column order.
+    pub output_names: Vec<String>,
+    /// Number of rows, equal to the request's.
+    pub rows: usize,
+    /// `rows × output_names.len()` values, row-major.
+    pub values: Vec<f32>,
+}
+
+/// The pool's own counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Workers started since the pool was made.
+    pub launches: u64,
+    /// Workers killed after a timeout, death or protocol error.
+    pub replacements: u64,
+    /// Requests sent.
+    pub requests: u64,
+}
+
+struct Slot {
+    worker: Option<Worker>,
+}
+
+/// A pool of sidecar workers. Cheap to clone; clones share the workers.
+#[derive(Clone)]
+pub struct SidecarPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    config: PoolConfig,
+    options: WorkerOptions,
+    slots: Vec<Mutex<Slot>>,
+    next_slot: AtomicUsize,
+    closed: AtomicBool,
+    launches: AtomicU64,
+    replacements: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl SidecarPool {
+    /// Makes a pool; no process starts until the first request.
+    pub fn new(config: PoolConfig) -> Result<SidecarPool, ClientError> {
+        if config.workers == 0 {
+            return Err(ClientError::InvalidRequest("the pool needs at least one worker".into()));
+        }
+        if config.max_batch_size == 0 || config.max_batch_size > MAX_BATCH_SIZE as usize {
+            return Err(ClientError::InvalidRequest(format!(
+                "max batch size {} is outside 1..={MAX_BATCH_SIZE}",
+                config.max_batch_size
+            )));
+        }
+        let options = WorkerOptions {
+            command: config.command.clone(),
+            cache_entries: config.cache_entries,
+            start_timeout: config.start_timeout,
+            socket_parent: config.socket_parent.clone(),
+        };
+        let slots = (0..config.workers)
+            .map(|_| Mutex::new(Slot { worker: None }))
+            .collect();
+        Ok(SidecarPool {
+            inner: Arc::new(PoolInner {
+                config,
+                options,
+                slots,
+                next_slot: AtomicUsize::new(0),
+                closed: AtomicBool::new(false),
+                launches: AtomicU64::new(0),
+                replacements: AtomicU64::new(0),
+                requests: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The pool's settings.
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.config
+    }
+
+    /// The pool's counters.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            launches: self.inner.launches.load(Ordering::Relaxed),
+            replacements: self.inner.replacements.load(Ordering::Relaxed),
+            requests: self.inner.requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Process ids of the running workers, by slot.
+    pub async fn worker_pids(&self) -> Vec<Option<u32>> {
+        let mut pids = Vec::with_capacity(self.inner.slots.len());
+        for slot in &self.inner.slots {
+            pids.push(slot.lock().await.worker.as_ref().map(Worker::pid));
+        }
+        pids
+    }
+
+    /// Runs a model over `request.rows` rows.
+    pub async fn predict(&self, request: PredictRequest<'_>) -> Result<PredictOutput, ClientError> {
+        let width = request.input_names.len();
+        if width == 0 {
+            return Err(ClientError::InvalidRequest("no input names".into()));
+        }
+        let expected = request.rows.checked_mul(width);
+        if expected != Some(request.values.len()) {
+            return Err(ClientError::InvalidRequest(format!(
+                "{} values given for {} rows of {width} inputs",
+                request.values.len(),
+                request.rows
+            )));
+        }
+        if !request.model_path.is_absolute() {
+            return Err(ClientError::InvalidRequest(format!(
+                "model path {} is not absolute",
+                request.model_path.display()
+            )));
+        }
+        if request.rows == 0 {
+            let output_names = request.output_names.map(<[String]>::to_vec).unwrap_or_default();
+            return Ok(PredictOutput {
+                output_names,
+                rows: 0,
+                values: Vec::new(),
+            });
+        }
+
+        // Split into batches and spread them over the slots, starting where
+        // the previous call left off so that small calls share the load.
+        let batch_rows = self.batch_rows(width);
+        let batches: Vec<(usize, usize)> = (0..request.rows)
+            .step_by(batch_rows)
+            .map(|start| (start, (start + batch_rows).min(request.rows)))
+            .collect();
+        let first_slot = self.inner.next_slot.fetch_add(batches.len(), Ordering::Relaxed);
+        let calls = batches.iter().enumerate().map(|(index, &(start, end))| {
+            let slot = (first_slot + index) % self.inner.slots.len();
+            let values = &request.values[start * width..end * width];
+            self.predict_batch(slot, request, end - start, values)
+        });
+        let results = futures::future::join_all(calls).await;
+
+        // Reassemble in input order; the first failed batch fails the call.
+        let mut output: Option<PredictOutput> = None;
+        for result in results {
+            let part = result?;
+            match output.as_mut() {
+                None => output = Some(part),
+                Some(out) => {
+                    if out.output_names != part.output_names {
+                        return Err(ClientError::Protocol(format!(
+                            "workers disagree on output names: {:?} and {:?}",
+                            out.output_names, part.output_names
+                        )));
+                    }
+                    out.rows += part.rows;
+                    out.values.extend_from_slice(&part.values);
+                }
+            }
+        }
+        output.ok_or_else(|| ClientError::InvalidRequest("no rows".into()))
+    }
+
+    /// Rows per batch: the configured maximum, lowered so that the payload
+    /// fits the protocol's default payload limit.
+    fn batch_rows(&self, width: usize) -> usize {
+        let limit = sidecar_protocol::frame::DEFAULT_MAX_PAYLOAD_BYTES as usize / (width * 4);
+        self.inner.config.max_batch_size.min(limit.max(1))
+    }
+
+    async fn predict_batch(
+        &self,
+        slot_index: usize,
+        request: PredictRequest<'_>,
+        rows: usize,
+        values: &[f32],
+    ) -> Result<PredictOutput, ClientError> {
+        let model_path = request.model_path.display().to_string();
+        let payload = payload::encode_f32s_bytes(values);
+        let mut slot = self.inner.slots[slot_index].lock().await;
+        let worker = self.ready_worker(&mut slot).await?;
+
+        let id = worker.next_id();
+        let wire_request = Request::Predict {
+            id,
+            model_path: model_path.clone(),
+            input_names: request.input_names.to_vec(),
+            output_names: request.output_names.map(<[String]>::to_vec),
+            batch_size: rows as u32,
+        };
+        if payload.len() > worker.max_payload_bytes() {
+            return Err(ClientError::InvalidRequest(format!(
+                "a batch of {rows} rows is {} bytes, over the sidecar's payload limit of {} bytes",
+                payload.len(),
+                worker.max_payload_bytes()
+            )));
+        }
+
+        let span = tracing::debug_span!(
+            target: "harness::sidecar",
+            "predict",
+            slot = slot_index,
+            pid = worker.pid(),
+            id,
+            model = %model_path,
+            rows
+        );
+        let timeout = self.inner.config.request_timeout;
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let result = worker
+            .call(&wire_request, payload, timeout, &model_path)
+            .instrument(span)
+            .await
+            .and_then(|(response, payload)| check_predict_response(&wire_request, response, &payload));
+        if let Err(err) = &result {
+            self.discard_if_dead(&mut slot, err);
+        }
+        result
+    }
+
+    /// Sends `load` to one worker and returns the model's signature.
+    pub async fn load(&self, model_path: &Path) -> Result<(bool, Vec<ColumnSpec>, Vec<ColumnSpec>), ClientError> {
+        let path = model_path.display().to_string();
+        let slot_index = self.inner.next_slot.fetch_add(1, Ordering::Relaxed) % self.inner.slots.len();
+        let mut slot = self.inner.slots[slot_index].lock().await;
+        let worker = self.ready_worker(&mut slot).await?;
+        let request = Request::Load {
+            id: worker.next_id(),
+            model_path: path.clone(),
+        };
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let result = worker
+            .call(&request, Bytes::new(), self.inner.config.request_timeout, &path)
+            .await;
+        match result {
+            Ok((response, _)) => Ok((
+                response.cached.unwrap_or(false),
+                response.inputs.unwrap_or_default(),
+                response.outputs.unwrap_or_default(),
+            )),
+            Err(err) => {
+                self.discard_if_dead(&mut slot, &err);
+                Err(err)
+            }
+        }
+    }
+
+    /// Pings the worker in `slot_index`, starting it if needed, and returns
+    /// its cache counters.
+    pub async fn ping(&self, slot_index: usize) -> Result<CacheStats, ClientError> {
+        let slot_index = slot_index % self.inner.slots.len();
+        let mut slot = self.inner.slots[slot_index].lock().await;
+        let worker = self.ready_worker(&mut slot).await?;
+        let request = Request::Ping { id: worker.next_id() };
+        self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let result = worker
+            .call(&request, Bytes::new(), self.inner.config.request_timeout, "-")
+            .await;
+        match result {
+            Ok((response, _)) => Ok(response.cache.unwrap_or_default()),
+            Err(err) => {
+                self.discard_if_dead(&mut slot, &err);
+                Err(err)
+            }
+        }
+    }
+
+    /// Returns the slot's worker, reaping a dead one and starting a new one
+    /// when needed.
+    async fn ready_worker<'s>(&self, slot: &'s mut Slot) -> Result<&'s mut Worker, ClientError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(ClientError::ShutDown);
+        }
+        if let Some(worker) = slot.worker.as_mut() {
+            if worker.has_exited() {
+                tracing::info!(target: "harness::sidecar", pid = worker.pid(), "worker exited; replacing it");
+                self.inner.replacements.fetch_add(1, Ordering::Relaxed);
+                slot.worker = None;
+            }
+        }
+        if slot.worker.is_none() {
+            let worker = Worker::launch(&self.inner.options).await?;
+            tracing::info!(target: "harness::sidecar", pid = worker.pid(), "worker started");
+            self.inner.launches.fetch_add(1, Ordering::Relaxed);
+            slot.worker = Some(worker);
+        }
+        match slot.worker.as_mut() {
+            Some(worker) => Ok(worker),
+            None => Err(ClientError::ShutDown),
+        }
+    }
+
+    /// Kills and drops the slot's worker when `err` means it is unusable.
+    fn discard_if_dead(&self, slot: &mut Slot, err: &ClientError) {
+        if !err.kills_worker() {
+            return;
+        }
+        if let Some(mut worker) = slot.worker.take() {
+            let status = worker.kill();
+            tracing::warn!(
+                target: "harness::sidecar",
+                pid = worker.pid(),
+                ?status,
+                error = %err,
+                "worker killed and will be replaced on the next request"
+            );
+            self.inner.replacements.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Stops every worker: `shutdown` first, then SIGKILL after a grace
+    /// period. Later calls fail with [`ClientError::ShutDown`].
+    pub async fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        for slot in &self.inner.slots {
+            let worker = slot.lock().await.worker.take();
+            if let Some(worker) = worker {
+                worker.shutdown().await;
+            }
+        }
+    }
+}
+
+/// Checks a predict response against its request and decodes the payload.
+fn check_predict_response(
+    request: &Request,
+    response: sidecar_protocol::Response,
+    payload: &[u8],
+) -> Result<PredictOutput, ClientError> {
+    let Request::Predict {
+        output_names: wanted,
+        batch_size,
+        ..
+    } = request
+    else {
+        return Err(ClientError::Protocol("not a predict request".into()));
+    };
+    let Some(output_names) = response.output_names else {
+        return Err(ClientError::Protocol("predict response without output_names".into()));
+    };
+    if output_names.is_empty() {
+        return Err(ClientError::Protocol("predict response with no output names".into()));
+    }
+    if let Some(wanted) = wanted {
+        if wanted != &output_names {
+            return Err(ClientError::Protocol(format!(
+                "predict response has outputs {output_names:?}, the request asked for {wanted:?}"
+            )));
+        }
+    }
+    if response.batch_size != Some(*batch_size) {
+        return Err(ClientError::Protocol(format!(
+            "predict response has batch_size {:?} for a request of {batch_size}",
+            response.batch_size
+        )));
+    }
+    let expected = payload::payload_len(*batch_size as usize, output_names.len());
+    if expected != Some(payload.len()) {
+        return Err(ClientError::Protocol(format!(
+            "predict response payload has {} bytes, expected {} ({batch_size} rows x {} outputs x 4)",
+            payload.len(),
+            expected.unwrap_or(0),
+            output_names.len()
+        )));
+    }
+    let values = payload::decode_f32s(payload)
+        .ok_or_else(|| ClientError::Protocol("payload length is not a multiple of 4".into()))?;
+    Ok(PredictOutput {
+        output_names,
+        rows: *batch_size as usize,
+        values,
+    })
+}

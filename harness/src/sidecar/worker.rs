@@ -1,0 +1,494 @@
+//! One worker: a sidecar process, its private socket directory and the
+//! connection to it.
+//!
+//! The process is managed with `std::process` so that killing and reaping
+//! are synchronous and happen in `Drop` too; only the socket I/O is async.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use sidecar_protocol::{Frame, FrameCodec, Limits, ReadyLine, Request, Response};
+use tokio::net::UnixStream;
+use tokio_util::codec::Framed;
+
+use super::command::SidecarCommand;
+use super::error::ClientError;
+
+/// Largest socket path, in bytes: `sun_path` is 108 bytes on Linux and the
+/// path needs a terminating NUL.
+pub const MAX_SOCKET_PATH_BYTES: usize = 107;
+
+/// Lines of sidecar stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 20;
+
+/// Longest stderr line kept, in bytes.
+const STDERR_LINE_BYTES: usize = 400;
+
+/// How long a sidecar gets to exit after `shutdown` before it is killed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long to wait for the stderr reader to drain after the process died.
+const STDERR_DRAIN: Duration = Duration::from_millis(200);
+
+/// Settings for starting a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Program to run.
+    pub command: SidecarCommand,
+    /// `--cache-entries` for the sidecar.
+    pub cache_entries: usize,
+    /// Time allowed from spawn to the readiness line.
+    pub start_timeout: Duration,
+    /// Directory in which each worker's private socket directory is made.
+    pub socket_parent: PathBuf,
+}
+
+/// The last lines a sidecar wrote to stderr.
+#[derive(Debug, Clone, Default)]
+struct StderrTail {
+    lines: Arc<Mutex<VecDeque<String>>>,
+    done: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl StderrTail {
+    fn push(&self, mut line: String) {
+        if line.len() > STDERR_LINE_BYTES {
+            let mut cut = STDERR_LINE_BYTES;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push('…');
+        }
+        if let Ok(mut lines) = self.lines.lock() {
+            if lines.len() == STDERR_TAIL_LINES {
+                lines.pop_front();
+            }
+            lines.push_back(line);
+        }
+    }
+
+    fn finish(&self) {
+        let (lock, condvar) = &*self.done;
+        if let Ok(mut done) = lock.lock() {
+            *done = true;
+            condvar.notify_all();
+        }
+    }
+
+    /// The tail, after waiting briefly for the reader to reach EOF.
+    fn snapshot(&self, wait: Duration) -> Vec<String> {
+        let (lock, condvar) = &*self.done;
+        if let Ok(done) = lock.lock() {
+            let _ = condvar.wait_timeout_while(done, wait, |done| !*done);
+        }
+        self.lines
+            .lock()
+            .map(|lines| lines.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A running sidecar and its connection.
+pub struct Worker {
+    child: Child,
+    pid: u32,
+    /// The private 0700 directory holding the socket; removed on drop.
+    dir: Option<tempfile::TempDir>,
+    socket_path: PathBuf,
+    stream: Framed<UnixStream, FrameCodec>,
+    next_id: u64,
+    stderr: StderrTail,
+    ready: ReadyLine,
+    exited: Option<ExitStatus>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("pid", &self.pid)
+            .field("socket_path", &self.socket_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// Starts a sidecar, waits for its readiness line and connects.
+    pub async fn launch(options: &WorkerOptions) -> Result<Worker, ClientError> {
+        let command_line = options.command.display();
+        let start_error = |reason: String, stderr: Vec<String>| ClientError::Start {
+            command: command_line.clone(),
+            reason,
+            stderr,
+        };
+
+        // Step 1: a private directory for the socket. tempfile creates it
+        // with mode 0700.
+        let dir = tempfile::Builder::new()
+            .prefix("tidb-sidecar-")
+            .tempdir_in(&options.socket_parent)
+            .map_err(|err| {
+                start_error(
+                    format!(
+                        "cannot create a socket directory in {}: {err}",
+                        options.socket_parent.display()
+                    ),
+                    Vec::new(),
+                )
+            })?;
+        let socket_path = dir.path().join("sidecar.sock");
+        check_socket_path(&socket_path).map_err(|reason| start_error(reason, Vec::new()))?;
+
+        // Step 2: spawn with stdout and stderr piped.
+        let mut child = Command::new(&options.command.program)
+            .args(&options.command.args)
+            .arg("--socket")
+            .arg(&socket_path)
+            .arg("--cache-entries")
+            .arg(options.cache_entries.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| start_error(format!("cannot run the program: {err}"), Vec::new()))?;
+        let pid = child.id();
+
+        // Step 3: background readers. stdout yields the readiness line, and
+        // anything after it is logged; stderr is kept as a tail.
+        let stderr = StderrTail::default();
+        if let Some(pipe) = child.stderr.take() {
+            let tail = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    tracing::debug!(target: "harness::sidecar", pid, "stderr: {line}");
+                    tail.push(line);
+                }
+                tail.finish();
+            });
+        } else {
+            stderr.finish();
+        }
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Option<String>>();
+        if let Some(pipe) = child.stdout.take() {
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(pipe).lines();
+                let first = lines.next().and_then(Result::ok);
+                let _ = ready_tx.send(first);
+                for line in lines {
+                    let Ok(line) = line else { break };
+                    tracing::warn!(target: "harness::sidecar", pid, "unexpected stdout after readiness: {line}");
+                }
+            });
+        }
+
+        let mut guard = ChildGuard(Some(child));
+
+        // Step 4: wait for readiness within the start timeout.
+        let line = match tokio::time::timeout(options.start_timeout, ready_rx).await {
+            Ok(Ok(Some(line))) => line,
+            Ok(_) => {
+                let status = guard.reap();
+                return Err(start_error(
+                    format!("exited before the readiness line ({})", describe_status(status)),
+                    stderr.snapshot(STDERR_DRAIN),
+                ));
+            }
+            Err(_) => {
+                guard.reap();
+                return Err(start_error(
+                    format!(
+                        "no readiness line within {}",
+                        crate::duration::format_go_duration(options.start_timeout)
+                    ),
+                    stderr.snapshot(STDERR_DRAIN),
+                ));
+            }
+        };
+        let ready: ReadyLine = match serde_json::from_str(&line) {
+            Ok(ready) => ready,
+            Err(err) => {
+                guard.reap();
+                return Err(start_error(
+                    format!("invalid readiness line {line:?}: {err}"),
+                    stderr.snapshot(STDERR_DRAIN),
+                ));
+            }
+        };
+        if !ready.ready || ready.protocol != sidecar_protocol::VERSION as u32 {
+            guard.reap();
+            return Err(start_error(
+                format!(
+                    "readiness line announces protocol {} (ready: {}), expected protocol 1",
+                    ready.protocol, ready.ready
+                ),
+                Vec::new(),
+            ));
+        }
+
+        // Step 5: connect.
+        let stream = match UnixStream::connect(&socket_path).await {
+            Ok(stream) => stream,
+            Err(err) => {
+                guard.reap();
+                return Err(start_error(
+                    format!("cannot connect to {}: {err}", socket_path.display()),
+                    stderr.snapshot(STDERR_DRAIN),
+                ));
+            }
+        };
+        let limits = Limits {
+            max_header_bytes: ready.max_header_bytes,
+            max_payload_bytes: ready.max_payload_bytes,
+        };
+        tracing::debug!(target: "harness::sidecar", pid, implementation = %ready.implementation, "sidecar ready");
+
+        Ok(Worker {
+            child: guard.take(),
+            pid,
+            dir: Some(dir),
+            socket_path,
+            stream: Framed::new(stream, FrameCodec::new(limits)),
+            next_id: 1,
+            stderr,
+            ready,
+            exited: None,
+        })
+    }
+
+    /// Process id of the sidecar.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Path of the socket.
+    pub fn socket_path(&self) -> &Path {
+        &self.socket_path
+    }
+
+    /// The readiness line the sidecar printed.
+    pub fn ready_line(&self) -> &ReadyLine {
+        &self.ready
+    }
+
+    /// Largest payload the sidecar accepts.
+    pub fn max_payload_bytes(&self) -> usize {
+        self.ready.max_payload_bytes as usize
+    }
+
+    /// Whether the process has exited (reaping it if so).
+    pub fn has_exited(&mut self) -> bool {
+        if self.exited.is_some() {
+            return true;
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
+                self.exited = Some(status);
+                true
+            }
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
+    /// Allocates the next request id.
+    pub fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Sends one request and waits for its response, all within `timeout`.
+    ///
+    /// On success the response has `ok: true` and the same id. An error
+    /// response becomes [`ClientError::Remote`].
+    pub async fn call(
+        &mut self,
+        request: &Request,
+        payload: Bytes,
+        timeout: Duration,
+        model_path: &str,
+    ) -> Result<(Response, Bytes), ClientError> {
+        let frame = Frame::new(request.to_header(), payload);
+        let exchange = async {
+            self.stream
+                .send(frame)
+                .await
+                .map_err(|err| self.io_failure(format!("sending {} failed: {err}", request.op())))?;
+            match self.stream.next().await {
+                Some(Ok(frame)) => Ok(frame),
+                Some(Err(err)) => Err(match err {
+                    sidecar_protocol::FrameError::Io(err) => {
+                        self.io_failure(format!("reading the {} response failed: {err}", request.op()))
+                    }
+                    other => ClientError::Protocol(format!("invalid response frame: {other}")),
+                }),
+                None => Err(self.io_failure(format!(
+                    "connection closed before the {} response",
+                    request.op()
+                ))),
+            }
+        };
+        let frame = match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    model_path: model_path.to_string(),
+                    timeout,
+                })
+            }
+        };
+
+        let response = Response::from_header(&frame.header)
+            .map_err(|err| ClientError::Protocol(format!("invalid response header: {err}")))?;
+        if response.id != request.id() {
+            return Err(ClientError::Protocol(format!(
+                "response id {} does not match request id {}",
+                response.id,
+                request.id()
+            )));
+        }
+        if !response.ok {
+            let Some(error) = response.error else {
+                return Err(ClientError::Protocol(
+                    "error response without an `error` object".to_string(),
+                ));
+            };
+            return Err(ClientError::Remote {
+                code: error.code,
+                message: error.message,
+                exception: error.exception,
+            });
+        }
+        Ok((response, frame.payload))
+    }
+
+    /// Builds a `Died` error, reaping the process if it has exited so the
+    /// message can carry its exit status and stderr.
+    fn io_failure(&mut self, what: String) -> ClientError {
+        let status = wait_briefly(&mut self.child, Duration::from_millis(200));
+        if status.is_some() {
+            self.exited = status;
+        }
+        let reason = match status {
+            Some(status) => format!("{what}; the process {}", describe_status(Some(status))),
+            None => what,
+        };
+        ClientError::Died {
+            reason,
+            stderr: self.stderr.snapshot(STDERR_DRAIN),
+        }
+    }
+
+    /// Asks the sidecar to stop, waits up to a grace period, then kills it.
+    /// Always reaps the process and removes the socket directory.
+    pub async fn shutdown(mut self) {
+        if !self.has_exited() {
+            let id = self.next_id();
+            let request = Request::Shutdown { id };
+            let _ = self
+                .call(&request, Bytes::new(), SHUTDOWN_GRACE, "-")
+                .await;
+            let deadline = Instant::now() + SHUTDOWN_GRACE;
+            while Instant::now() < deadline && !self.has_exited() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        self.kill();
+    }
+
+    /// Kills (SIGKILL) and reaps the process and removes its directory.
+    /// Returns the exit status when one was collected.
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            self.exited = self.child.wait().ok();
+        }
+        if let Some(dir) = self.dir.take() {
+            let path = dir.path().to_path_buf();
+            if let Err(err) = dir.close() {
+                tracing::warn!(target: "harness::sidecar", dir = %path.display(), "cannot remove socket directory: {err}");
+            }
+        }
+        self.exited
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Kills and reaps a child on drop unless it was taken out.
+struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    fn reap(&mut self) -> Option<ExitStatus> {
+        let child = self.0.as_mut()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if let Some(status) = wait_briefly(child, Duration::from_millis(100)) {
+            return Some(status);
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    fn take(&mut self) -> Child {
+        // Only called once, on the success path.
+        self.0.take().expect("child taken once")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            self.reap();
+        }
+    }
+}
+
+/// Polls for the child's exit for up to `wait`.
+fn wait_briefly(child: &mut Child, wait: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => return None,
+        }
+    }
+}
+
+fn describe_status(status: Option<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Some(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exited with status {code}"),
+            (None, Some(signal)) => format!("was killed by signal {signal}"),
+            _ => "exited".to_string(),
+        },
+        None => "is still running".to_string(),
+    }
+}
+
+/// Rejects socket paths that do not fit in `sun_path`.
+pub fn check_socket_path(path: &Path) -> Result<(), String> {
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH_BYTES {
+        return Err(format!(
+            "socket path {} is {len} bytes long, over the limit of {MAX_SOCKET_PATH_BYTES} bytes \
+             for a Unix socket; choose a shorter socket directory",
+            path.display()
+        ));
+    }
+    Ok(())
+}
