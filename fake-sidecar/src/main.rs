@@ -1,1 +1,59 @@
-fn main() {}
+//! `fake-sidecar`: a model sidecar that speaks protocol version 1
+//! (docs/protocol.md) and simulates fixture models from their JSON model
+//! spec (docs/model-spec.md) instead of running Python.
+//!
+//! # Layout
+//!
+//! - [`cli`]: command line and exit statuses.
+//! - [`bind`]: socket binding rules and the readiness line.
+//! - [`server`]: accept loop, signals and shutdown.
+//! - [`shutdown`]: the per-connection shutdown listener.
+//! - [`connection`]: one connection, requests in order.
+//! - [`mlmodel`]: reading `MLmodel` and its signature.
+//! - [`cache`]: the LRU cache of loaded models and its counters.
+//! - [`predict`]: input checks, faults and evaluation.
+//! - [`error`]: errors sent back as error responses.
+
+mod bind;
+mod cache;
+mod cli;
+mod connection;
+mod error;
+mod mlmodel;
+mod predict;
+mod server;
+mod shutdown;
+
+use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let args = match cli::Args::parse_or_exit_code() {
+        Ok(args) => args,
+        Err(code) => return ExitCode::from(code),
+    };
+
+    // Logs go to stderr: stdout carries only the readiness line.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(cause = %err, "failed to start the async runtime");
+            return ExitCode::from(cli::EXIT_FATAL);
+        }
+    };
+
+    ExitCode::from(runtime.block_on(server::run(args)))
+}

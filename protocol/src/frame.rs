@@ -59,7 +59,9 @@ impl Default for Limits {
 /// One decoded frame: the raw JSON header and the raw payload bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
-    /// The header bytes, valid UTF-8 (checked by the decoder).
+    /// The header bytes. The encoder rejects non-UTF-8 headers; the decoder
+    /// passes them on so that the request decoder can reject them without
+    /// closing the connection.
     pub header: Bytes,
     /// The payload bytes, a multiple of 4 long.
     pub payload: Bytes,
@@ -74,15 +76,15 @@ impl Frame {
         }
     }
 
-    /// Returns the header as text.
+    /// Returns the header as text, or `""` when it is not valid UTF-8.
     pub fn header_str(&self) -> &str {
-        // The decoder and `encode` both reject non-UTF-8 headers.
         std::str::from_utf8(&self.header).unwrap_or("")
     }
 
     /// Encodes the frame into one contiguous buffer.
     pub fn to_bytes(&self) -> Result<Vec<u8>, FrameError> {
-        let mut out = BytesMut::with_capacity(PREAMBLE_LEN + self.header.len() + self.payload.len());
+        let mut out =
+            BytesMut::with_capacity(PREAMBLE_LEN + self.header.len() + self.payload.len());
         encode_into(&self.header, &self.payload, &Limits::unbounded(), &mut out)?;
         Ok(out.to_vec())
     }
@@ -130,7 +132,8 @@ pub enum FrameError {
     #[error("invalid frame: payload length {0} is not a multiple of 4")]
     PayloadNotAligned(u32),
 
-    /// The header bytes are not UTF-8.
+    /// The header bytes are not UTF-8. Only the encoder returns this: a
+    /// decoded frame with such a header is a per-request `BAD_REQUEST`.
     #[error("invalid frame: header is not valid UTF-8")]
     HeaderNotUtf8,
 
@@ -328,13 +331,13 @@ impl Decoder for FrameCodec {
             return Ok(None);
         }
 
-        // Step 3: split the body into header and payload.
+        // Step 3: split the body into header and payload. A header that is
+        // not UTF-8 still has a known frame boundary, so it is returned here
+        // and rejected by `Request::from_header` as BAD_REQUEST, which keeps
+        // the connection usable (docs/protocol.md section 5).
         self.state = DecodeState::Head;
         let header = src.split_to(preamble.header_len as usize).freeze();
         let payload = src.split_to(preamble.payload_len as usize).freeze();
-        if std::str::from_utf8(&header).is_err() {
-            return Err(FrameError::HeaderNotUtf8);
-        }
         Ok(Some(Frame { header, payload }))
     }
 

@@ -77,6 +77,12 @@ impl Request {
     /// Keys may come in any order and unknown keys are ignored, as the
     /// protocol requires of receivers.
     pub fn from_header(header: &[u8]) -> Result<Request, RequestError> {
+        if std::str::from_utf8(header).is_err() {
+            return Err(RequestError {
+                id: 0,
+                message: "header is not valid UTF-8".into(),
+            });
+        }
         let value: Value = serde_json::from_slice(header).map_err(|err| RequestError {
             id: 0,
             message: format!("header is not valid JSON: {err}"),

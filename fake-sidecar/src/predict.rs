@@ -1,0 +1,209 @@
+//! The `predict` request: input checks, conversion, faults and evaluation,
+//! with the same checks, order and messages as the Python sidecar.
+
+use std::time::Duration;
+
+use model_spec::{ModelSpec, CRASH_EXIT_STATUS};
+use sidecar_protocol::frame::DEFAULT_MAX_PAYLOAD_BYTES;
+use sidecar_protocol::payload::decode_f32s;
+use sidecar_protocol::ErrorCode;
+use tracing::{debug, error, warn};
+
+use crate::error::ServeError;
+use crate::mlmodel::{same_names, Column, Conversion};
+use crate::server::State;
+
+/// The fields of a `predict` request.
+pub struct PredictRequest<'a> {
+    /// Absolute path of the model directory.
+    pub model_path: &'a str,
+    /// Input names in payload column order.
+    pub input_names: &'a [String],
+    /// Requested output order, or `None` for signature order.
+    pub output_names: Option<&'a [String]>,
+    /// Number of rows.
+    pub batch_size: u32,
+    /// Row-major FP32 values, `batch_size × input_names.len()` of them.
+    pub payload: &'a [u8],
+}
+
+/// A successful prediction.
+pub struct Prediction {
+    /// Output names in payload column order.
+    pub output_names: Vec<String>,
+    /// Row-major FP32 values, `batch_size × output_names.len()` of them.
+    pub values: Vec<f32>,
+}
+
+/// Runs one predict request.
+pub async fn predict(state: &State, request: PredictRequest<'_>) -> Result<Prediction, ServeError> {
+    let rows = request.batch_size as usize;
+    let width = request.input_names.len();
+
+    // Step 1: the payload must hold exactly batch_size rows of every input.
+    let expected = rows as u64 * width as u64 * 4;
+    if request.payload.len() as u64 != expected {
+        return Err(ServeError::bad_request(format!(
+            "payload has {} bytes, expected {expected} (batch_size {rows} x {width} inputs x 4)",
+            request.payload.len()
+        )));
+    }
+
+    // Step 2: the model, from the cache or loaded now.
+    let (model, _) = state.model(request.model_path)?;
+
+    // Step 3: the names must be the signature's.
+    check_names("input_names", request.input_names, "inputs", &model.inputs)?;
+    let output_names = match request.output_names {
+        Some(names) => {
+            check_names("output_names", names, "outputs", &model.outputs)?;
+            names.to_vec()
+        }
+        None => model.outputs.iter().map(|c| c.name.clone()).collect(),
+    };
+    let response_len = rows as u64 * output_names.len() as u64 * 4;
+    if response_len > u64::from(DEFAULT_MAX_PAYLOAD_BYTES) {
+        return Err(ServeError::new(
+            ErrorCode::Internal,
+            format!(
+                "the response payload would have {response_len} bytes, above the limit of \
+                 {DEFAULT_MAX_PAYLOAD_BYTES}; send fewer rows per batch"
+            ),
+        ));
+    }
+
+    // Step 4: convert each column to its signature type.
+    let values = decode_f32s(request.payload)
+        .ok_or_else(|| ServeError::bad_request("payload length is not a multiple of 4"))?;
+    check_conversions(&model.inputs, request.input_names, rows, &values)?;
+
+    // Step 5: reorder the columns to the spec's input order and run the model.
+    let spec_rows = reorder_columns(&values, rows, request.input_names, &model.spec.inputs);
+    let result = run_model(state, request.model_path, &model.spec, rows, &spec_rows).await?;
+
+    // Step 6: reorder the outputs to the requested order.
+    let spec_outputs = model.spec.output_names();
+    let values = reorder_columns(&result, rows, &spec_outputs, &output_names);
+    Ok(Prediction {
+        output_names,
+        values,
+    })
+}
+
+/// Checks that `names` are the signature's column names, in any order.
+fn check_names(
+    key: &str,
+    names: &[String],
+    side: &str,
+    columns: &[Column],
+) -> Result<(), ServeError> {
+    let signature: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    if same_names(names, &signature) {
+        return Ok(());
+    }
+    Err(ServeError::bad_request(format!(
+        "{key} {} do not match the signature {side} {}",
+        compact_json(names),
+        compact_json(&signature)
+    )))
+}
+
+fn compact_json(names: &[String]) -> String {
+    serde_json::to_string(names).unwrap_or_default()
+}
+
+/// Checks the conversion of every value to its column's signature type,
+/// column by column in signature order, rows in order. Converting an
+/// accepted value back to FP32 gives the same value, so the values are not
+/// changed.
+fn check_conversions(
+    inputs: &[Column],
+    input_names: &[String],
+    rows: usize,
+    values: &[f32],
+) -> Result<(), ServeError> {
+    let width = input_names.len();
+    for column in inputs {
+        let Conversion::Integer { min, max } = column.conversion else {
+            continue;
+        };
+        let Some(index) = input_names.iter().position(|n| *n == column.name) else {
+            continue;
+        };
+        for row in 0..rows {
+            let value = f64::from(values[row * width + index]);
+            if value.fract() != 0.0 || value < min || value > max || !value.is_finite() {
+                return Err(ServeError::bad_request(format!(
+                    "cannot convert input \"{}\" at batch row {row} (0-based) to {}: \
+                     not an integral value in range",
+                    column.name, column.data_type
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reorders the columns of a row-major matrix from the order `from` to
+/// the order `to`. Both lists hold the same names.
+fn reorder_columns(values: &[f32], rows: usize, from: &[String], to: &[String]) -> Vec<f32> {
+    let positions: Vec<usize> = to
+        .iter()
+        .map(|name| from.iter().position(|n| n == name).unwrap_or(0))
+        .collect();
+    let width = from.len();
+    let mut out = Vec::with_capacity(rows * to.len());
+    for row in values.chunks_exact(width).take(rows) {
+        out.extend(positions.iter().map(|&p| row[p]));
+    }
+    out
+}
+
+/// Calls the simulated model, applying its faults in the documented order:
+/// crash, hang, delay, error, then the computation with `nan` and
+/// `wrong_output_count`.
+async fn run_model(
+    state: &State,
+    model_path: &str,
+    spec: &ModelSpec,
+    rows: usize,
+    values: &[f32],
+) -> Result<Vec<f32>, ServeError> {
+    let faults = &spec.faults;
+    let count = state.count_predict(model_path);
+
+    if faults.crash_on_request == Some(count) {
+        error!(
+            model_path,
+            count, "crash_on_request fault: exiting with status 70"
+        );
+        std::process::exit(CRASH_EXIT_STATUS);
+    }
+    if faults.hang {
+        warn!(model_path, "hang fault: this predict never returns");
+        std::future::pending::<()>().await;
+    }
+    if faults.delay_ms > 0 {
+        debug!(model_path, delay_ms = faults.delay_ms, "delay fault");
+        tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
+    }
+    if let Some(message) = &faults.error {
+        return Err(ServeError {
+            code: ErrorCode::PredictFailed,
+            message: format!("RuntimeError: {message}"),
+            exception: Some("RuntimeError".into()),
+        });
+    }
+
+    let mut result = spec.eval_batch(rows, values);
+    if faults.nan {
+        result.fill(f32::NAN);
+    }
+    if faults.wrong_output_count {
+        return Err(ServeError::new(
+            ErrorCode::BadOutput,
+            format!("model returned {} rows for a batch of {rows}", rows + 1),
+        ));
+    }
+    Ok(result)
+}

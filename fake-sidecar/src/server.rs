@@ -1,0 +1,202 @@
+//! The accept loop, the shared state, and shutdown on SIGTERM, SIGINT or
+//! the `shutdown` request.
+//!
+//! Shutdown follows one pattern: dropping the broadcast sender tells every
+//! connection to stop, and each connection holds a clone of an mpsc sender
+//! that it drops when it ends, so the server knows when all have ended.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sidecar_protocol::CacheStats;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{broadcast, mpsc};
+use tracing::{error, info, warn};
+
+use crate::bind;
+use crate::cache::ModelCache;
+use crate::cli::{Args, EXIT_FATAL, EXIT_OK, EXIT_SOCKET};
+use crate::connection::Connection;
+use crate::error::ServeError;
+use crate::mlmodel::LoadedModel;
+use crate::shutdown::Shutdown;
+
+/// Maximum time the server waits for connections to end after the shutdown
+/// signal. Each connection stops at its next await point, so this is only a
+/// backstop.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// State shared by every connection.
+pub struct State {
+    /// Loaded models. A std mutex, because it is never held across an await.
+    cache: Mutex<ModelCache>,
+    /// Predicts per model path since the process started, for the
+    /// `crash_on_request` fault. Kept apart from the cache so that evicting
+    /// a model does not restart its count.
+    predict_counts: Mutex<HashMap<String, u64>>,
+    /// Set once the response to a `shutdown` request was sent.
+    shutting_down: AtomicBool,
+    /// Signals the server that a `shutdown` request was served.
+    shutdown_request: mpsc::Sender<()>,
+}
+
+impl State {
+    /// Returns the model at `model_path`, loading it on a miss.
+    pub fn model(&self, model_path: &str) -> Result<(Arc<LoadedModel>, bool), ServeError> {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_load(model_path)
+    }
+
+    /// Returns the cache counters for `ping`.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stats()
+    }
+
+    /// Counts one more predict of `model_path` and returns the count.
+    pub fn count_predict(&self, model_path: &str) -> u64 {
+        let mut counts = self
+            .predict_counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(model_path.to_owned()).or_insert(0);
+        *count += 1;
+        *count
+    }
+
+    /// Returns whether a `shutdown` request was already served.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Starts the shutdown after a `shutdown` request was answered.
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let _ = self.shutdown_request.try_send(());
+    }
+}
+
+/// Binds, announces readiness, serves until shutdown and returns the exit
+/// status.
+pub async fn run(args: Args) -> u8 {
+    // Step 1: bind the socket.
+    let listener = match bind::bind(&args.socket) {
+        Ok(listener) => listener,
+        Err(err) => {
+            error!(cause = %err, "cannot use the socket path");
+            return EXIT_SOCKET;
+        }
+    };
+
+    // Step 2: install the signal handlers before readiness, so that a
+    // signal sent right after the readiness line is handled.
+    let signals = signal(SignalKind::terminate()).and_then(|term| {
+        let int = signal(SignalKind::interrupt())?;
+        Ok((term, int))
+    });
+    let (mut sigterm, mut sigint) = match signals {
+        Ok(signals) => signals,
+        Err(err) => {
+            error!(cause = %err, "cannot install signal handlers");
+            remove_socket(&args.socket);
+            return EXIT_FATAL;
+        }
+    };
+
+    // Step 3: readiness.
+    if let Err(err) = bind::announce_ready() {
+        error!(cause = %err, "cannot write the readiness line");
+        remove_socket(&args.socket);
+        return EXIT_FATAL;
+    }
+
+    // Step 4: serve until a signal or a shutdown request.
+    let capacity = NonZeroUsize::new(args.cache_entries as usize).unwrap_or(NonZeroUsize::MIN);
+    let (shutdown_request, mut shutdown_requested) = mpsc::channel(1);
+    let state = Arc::new(State {
+        cache: Mutex::new(ModelCache::new(capacity)),
+        predict_counts: Mutex::new(HashMap::new()),
+        shutting_down: AtomicBool::new(false),
+        shutdown_request,
+    });
+    let (notify_shutdown, _) = broadcast::channel::<()>(1);
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+
+    let status = tokio::select! {
+        status = accept_loop(&listener, &state, &notify_shutdown, &done_tx) => status,
+        _ = sigterm.recv() => { info!("SIGTERM received, shutting down"); EXIT_OK }
+        _ = sigint.recv() => { info!("SIGINT received, shutting down"); EXIT_OK }
+        _ = shutdown_requested.recv() => { info!("shutdown requested, shutting down"); EXIT_OK }
+    };
+
+    // Step 5: stop accepting, tell every connection, and wait for them.
+    drop(listener);
+    drop(notify_shutdown);
+    drop(done_tx);
+    if tokio::time::timeout(DRAIN_TIMEOUT, done_rx.recv())
+        .await
+        .is_err()
+    {
+        warn!(timeout = ?DRAIN_TIMEOUT, "connections still open after the drain timeout");
+    }
+    remove_socket(&args.socket);
+    info!(status, "stopped");
+    status
+}
+
+/// Accepts connections until accepting fails; returns the exit status.
+async fn accept_loop(
+    listener: &UnixListener,
+    state: &Arc<State>,
+    notify_shutdown: &broadcast::Sender<()>,
+    done_tx: &mpsc::Sender<()>,
+) -> u8 {
+    let mut next_id: u64 = 1;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                error!(cause = %err, "failed to accept a connection");
+                if is_transient(&err) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                return EXIT_FATAL;
+            }
+        };
+
+        let connection = Connection::new(
+            next_id,
+            stream,
+            Arc::clone(state),
+            Shutdown::new(notify_shutdown.subscribe()),
+            done_tx.clone(),
+        );
+        next_id += 1;
+        tokio::spawn(connection.run());
+    }
+}
+
+/// Whether an accept error concerns one connection or a passing shortage
+/// (Linux errno values ENOMEM 12, ENFILE 23, EMFILE 24, ECONNABORTED 103),
+/// so that accepting again later can succeed.
+fn is_transient(err: &std::io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(12 | 23 | 24 | 103))
+}
+
+fn remove_socket(path: &Path) {
+    if let Err(err) = std::fs::remove_file(path) {
+        if err.kind() != std::io::ErrorKind::NotFound {
+            error!(socket = %path.display(), cause = %err, "cannot remove the socket file");
+        }
+    }
+}
