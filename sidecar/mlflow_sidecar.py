@@ -3,7 +3,7 @@
 
 The process speaks wire protocol version 1 (docs/protocol.md): it binds the
 socket given by --socket, prints one readiness line on standard output, and
-answers ping, load, predict and shutdown requests. Each connection has a
+serves ping, load, predict and shutdown requests. Each connection has a
 thread, and one request at a time runs in the process.
 Models are loaded with mlflow.pyfunc.load_model and kept in an LRU cache.
 Logs go to standard error. docs/sidecar.md describes the validation rules.
@@ -83,7 +83,7 @@ class RequestFailed(Exception):
 
 
 class FrameError(Exception):
-    """A frame that breaks the layout: answered with id 0, then the connection closes."""
+    """A frame that breaks the layout: the error is sent with id 0, then the connection closes."""
 
     def __init__(self, code, message):
         super().__init__(message)

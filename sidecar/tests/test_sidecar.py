@@ -210,7 +210,7 @@ def decode_output(header, payload):
 
 RESULT_MODEL_SOURCE = textwrap.dedent(
     '''
-    """Returns results of the shape named in data/kind.txt, to test result normalization."""
+    """Returns results of the shape named in the model's data file, to test result normalization."""
     import numpy as np
     import pandas as pd
 
@@ -287,14 +287,6 @@ def save_loader_model(directory, loader_module, source, data_text, inputs, outpu
         pip_requirements=["numpy", "pandas"],
     )
     return Path(directory)
-
-
-def mlflow_data_path(model_dir):
-    # save_model copies data_path under the model directory and records it.
-    import yaml
-
-    conf = yaml.safe_load((Path(model_dir) / "MLmodel").read_text())["flavors"]["python_function"]
-    return Path(model_dir) / conf["data"]
 
 
 # ---------------------------------------------------------------------------
