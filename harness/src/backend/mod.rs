@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod onnx;
+
 /// The engine keyword of `CREATE MODEL ... USING <engine>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ModelEngine {
