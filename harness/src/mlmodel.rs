@@ -2,9 +2,10 @@
 //! `CREATE MODEL ... USING MLFLOW`.
 //!
 //! A model is accepted when its `MLmodel` has a `python_function` flavor
-//! with a `loader_module`, a signature whose inputs and outputs are all
-//! named, numeric and one value per row, and (when SQL lists are given)
-//! input and output names that equal the SQL `INPUT` and `OUTPUT` lists.
+//! with a `loader_module` and a signature whose inputs and outputs are all
+//! named, numeric and one value per row. When SQL lists are given, the
+//! input and output names must also equal the SQL `INPUT` and `OUTPUT`
+//! lists.
 //!
 //! Signature entries are MLflow ColSpecs (`{"type": "double", "name": "x"}`)
 //! or TensorSpecs (`{"type": "tensor", "name": "x", "tensor-spec":
@@ -31,7 +32,7 @@ pub const TENSOR_DTYPES: &[&str] = &[
     "uint32", "uint64",
 ];
 
-/// Which rule an `MLmodel` broke.
+/// Validation rule an `MLmodel` broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MlmodelRule {
@@ -71,11 +72,11 @@ pub struct MlmodelError {
     pub rule: MlmodelRule,
     /// The `MLmodel` field, e.g. `signature.inputs[1].type`.
     pub field: String,
-    /// What is wrong and, where it helps, what to do.
+    /// Problem description and, where it helps, the fix.
     pub reason: String,
 }
 
-/// Which side of the signature a list is.
+/// Side of the signature: inputs or outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
     Inputs,

@@ -53,7 +53,7 @@ fn write(root: &Path, relative: &str, bytes: &[u8]) {
     std::fs::write(path, bytes).expect("write");
 }
 
-/// A model-like tree with nesting, names that sort differently per byte
+/// Creates a model-like tree with nesting, names that sort differently per byte
 /// order (`a-c` before `a/b`), spaces, UTF-8, an empty file, binary data
 /// and an empty directory.
 fn nested_tree() -> tempfile::TempDir {
@@ -145,9 +145,12 @@ fn file_checksum_matches_sha256sum() {
 fn repository_fixtures_match_coreutils() {
     let root = repo_root().join("fixtures");
 
-    // Every MLflow model directory that exists.
+    // Every MLflow model directory that exists, valid or not.
     let mut checked = 0;
-    if let Ok(entries) = std::fs::read_dir(root.join("mlflow")) {
+    for group in ["mlflow", "invalid"] {
+        let Ok(entries) = std::fs::read_dir(root.join(group)) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.expect("dir entry").path();
             if !path.is_dir() {
@@ -193,7 +196,11 @@ fn repository_fixtures_match_coreutils() {
             }
         }
     }
-    eprintln!("checked {checked} fixture artifacts against coreutils");
+    assert!(
+        checked > 0,
+        "no fixture artifacts found under {}",
+        repo_root().join("fixtures").display()
+    );
 }
 
 /// Asserts that hashing `root` fails naming `offender`.

@@ -227,3 +227,74 @@ fn duplicate_sql_name_cannot_hide_a_model_name() {
         "{err}"
     );
 }
+
+/// Saves models with MLflow from the repository's `.venv` into `dir`:
+/// `columns/` with a ColSpec signature and `tensors/` with named TensorSpecs.
+fn save_models_with_mlflow(dir: &Path) {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run `bash scripts/setup.sh` in the repository root to create .venv with mlflow",
+        python.display()
+    );
+    let script = r#"
+import sys
+import numpy as np
+import mlflow.pyfunc
+from mlflow.models import ModelSignature
+from mlflow.types.schema import ColSpec, Schema, TensorSpec
+
+class Sum(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input
+
+root = sys.argv[1]
+columns = ModelSignature(
+    inputs=Schema([ColSpec("double", "x1"), ColSpec("long", "x2")]),
+    outputs=Schema([ColSpec("float", "score")]),
+)
+mlflow.pyfunc.save_model(root + "/columns", python_model=Sum(), signature=columns)
+tensors = ModelSignature(
+    inputs=Schema([TensorSpec(np.dtype("float32"), (-1,), "x1"), TensorSpec(np.dtype("int64"), (-1, 1), "x2")]),
+    outputs=Schema([TensorSpec(np.dtype("float64"), (-1,), "score")]),
+)
+mlflow.pyfunc.save_model(root + "/tensors", python_model=Sum(), signature=tensors)
+"#;
+    let output = std::process::Command::new(&python)
+        .args(["-c", script])
+        .arg(dir)
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "saving models failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn models_saved_by_mlflow_are_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    save_models_with_mlflow(dir.path());
+    let inputs = names(&["x1", "x2"]);
+    let outputs = names(&["score"]);
+
+    let io =
+        validate_mlmodel(&dir.path().join("columns"), &inputs, &outputs).expect("column model");
+    assert_eq!(
+        io.inputs,
+        vec![column("x1", "double"), column("x2", "long")]
+    );
+    assert_eq!(io.outputs, vec![column("score", "float")]);
+
+    let io =
+        validate_mlmodel(&dir.path().join("tensors"), &inputs, &outputs).expect("tensor model");
+    assert_eq!(
+        io.inputs,
+        vec![column("x1", "float32"), column("x2", "int64")]
+    );
+    assert_eq!(io.outputs, vec![column("score", "float64")]);
+}

@@ -3,7 +3,7 @@
 //! A verified artifact lives at `<cache dir>/sha256-<hex>`, a file or a
 //! directory. It gets there by a copy or download to
 //! `<cache dir>/.partial-<hex>-<pid>-<n>`, a checksum check of that copy, and
-//! a rename, so the final path never holds unverified bytes. A failed load
+//! a rename, so the final path never contains unverified bytes. A failed load
 //! removes its partial copy.
 //!
 //! Each `(location, checksum)` pair is fetched and verified once per
@@ -49,7 +49,7 @@ impl fmt::Display for ArtifactKind {
 pub struct LoaderOptions {
     /// Cache directory, created if missing.
     pub cache_dir: PathBuf,
-    /// How directory artifacts are hashed.
+    /// Hashing variant for directory artifacts.
     pub dir_variant: DirVariant,
     /// S3 settings; unset fields fall back to the AWS environment variables.
     pub s3: S3Config,
@@ -143,17 +143,17 @@ impl ArtifactLoader {
         })
     }
 
-    /// The cache directory.
+    /// Returns the cache directory.
     pub fn cache_dir(&self) -> &Path {
         &self.options.cache_dir
     }
 
-    /// The directory checksum variant in use.
+    /// Returns the directory checksum variant in use.
     pub fn dir_variant(&self) -> DirVariant {
         self.options.dir_variant
     }
 
-    /// How many fetches this loader has started, cache hits excluded.
+    /// Returns the number of fetches this loader has started, cache hits excluded.
     pub fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::SeqCst)
     }
@@ -209,6 +209,8 @@ impl ArtifactLoader {
         final_path: &Path,
     ) -> Result<(), ArtifactError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        // NOTE: a process killed mid-fetch leaves its `.partial-*` path
+        // behind; nothing removes such leftovers yet.
         let partial = PartialPath::new(self.options.cache_dir.join(format!(
             ".partial-{}-{}-{}",
             expected.hex(),
@@ -239,7 +241,7 @@ impl ArtifactLoader {
             });
         }
 
-        // Verify the copy, not the source, so the cache holds what was hashed.
+        // Verify the copy, not the source, so the cache contains what was hashed.
         let (actual, variant_note) = match kind {
             ArtifactKind::File => (checksum::file_checksum(&partial.path)?, String::new()),
             ArtifactKind::Directory => {
@@ -273,7 +275,7 @@ impl ArtifactLoader {
         Ok(())
     }
 
-    /// The S3 client for `bucket`, built once.
+    /// Returns the S3 client for `bucket`, building it on first use.
     fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, ArtifactError> {
         let mut stores = lock(&self.stores);
         if let Some(store) = stores.get(bucket) {
@@ -342,7 +344,7 @@ fn copy_local(
     }
 }
 
-/// Whether `path` is a file, a directory, or neither (or missing).
+/// Returns the kind of `path`, or `None` for a missing path or a special file.
 fn path_kind(path: &Path) -> Option<ArtifactKind> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     if meta.is_dir() {

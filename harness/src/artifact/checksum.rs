@@ -57,14 +57,14 @@ impl Checksum {
         })
     }
 
-    /// The checksum of a finished SHA-256 state.
+    /// Finishes a SHA-256 state into a checksum.
     fn from_hasher(hasher: Sha256) -> Checksum {
         Checksum {
             hex: hex::encode(hasher.finalize()),
         }
     }
 
-    /// The 64 hex digits without the `sha256:` prefix.
+    /// Returns the 64 hex digits without the `sha256:` prefix.
     pub fn hex(&self) -> &str {
         &self.hex
     }
@@ -84,7 +84,7 @@ impl FromStr for Checksum {
     }
 }
 
-/// How a directory artifact is hashed.
+/// Hashing variant for directory artifacts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DirVariant {
@@ -96,7 +96,7 @@ pub enum DirVariant {
 }
 
 impl DirVariant {
-    /// The lowercase name used on the command line and in config files.
+    /// Returns the lowercase name used on the command line and in config files.
     pub fn as_str(self) -> &'static str {
         match self {
             DirVariant::Manifest => "manifest",
@@ -171,7 +171,7 @@ pub enum ChecksumError {
     InvalidName {
         /// The offending path, lossily printed.
         path: PathBuf,
-        /// Why the name is rejected.
+        /// Reason for the rejection.
         reason: &'static str,
     },
     /// A directory artifact without any regular file.

@@ -33,7 +33,7 @@ pub enum ArtifactError {
     NotFound {
         /// The location.
         uri: String,
-        /// What was looked for.
+        /// Description of the missing object or path.
         detail: String,
     },
     /// The artifact's checksum differs from the declared one.
@@ -53,9 +53,9 @@ pub enum ArtifactError {
     WrongKind {
         /// The location.
         uri: String,
-        /// What the engine needs.
+        /// Kind the engine needs.
         expected: ArtifactKind,
-        /// What the location holds.
+        /// Kind found at the location.
         found: ArtifactKind,
     },
     /// An S3 request failed or the S3 configuration is invalid.

@@ -100,7 +100,7 @@ impl S3Config {
     }
 }
 
-/// What an S3 key turned out to be.
+/// Shape of a downloaded S3 artifact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3Shape {
     /// One object: written to the destination path as a file.
@@ -183,7 +183,7 @@ pub async fn download(
     }
 }
 
-/// The key of `location` relative to `prefix`, `/`-joined.
+/// Returns the key of `location` relative to `prefix`, `/`-joined.
 fn relative_key(location: &ObjectPath, prefix: &ObjectPath, whole_bucket: bool) -> Option<String> {
     let parts: Vec<String> = if whole_bucket {
         location.parts().map(|p| p.as_ref().to_string()).collect()

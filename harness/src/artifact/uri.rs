@@ -28,7 +28,7 @@ pub enum ArtifactUri {
 pub struct UriError {
     /// The rejected URI.
     pub uri: String,
-    /// What is wrong with it.
+    /// Reason for the rejection.
     pub reason: String,
 }
 

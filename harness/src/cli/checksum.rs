@@ -11,7 +11,7 @@ use crate::artifact::checksum::{path_checksum, DirVariant};
 pub struct ChecksumArgs {
     /// Artifact: an ONNX file or an MLflow model directory.
     pub path: PathBuf,
-    /// How a directory is hashed (ignored for a file).
+    /// Hashing variant for a directory (ignored for a file).
     #[arg(long, value_enum, default_value_t = DirVariant::Manifest)]
     pub variant: DirVariant,
 }
