@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - [`artifact`]: artifact locations, checksums and the local cache.
+//! - [`mlmodel`]: validation of MLflow `MLmodel` files.
 //! - [`backend`]: the `ModelBackend` interface for ONNX and MLflow.
 //! - [`sidecar`]: the batching client of the sidecar pool.
 //! - [`config`]: the TOML configuration file (`[model-mlflow]`).
@@ -10,9 +12,11 @@
 //!   statements against.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
+pub mod artifact;
 pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod duration;
+pub mod mlmodel;
 pub mod sidecar;
 pub mod target;

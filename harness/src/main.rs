@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use harness::cli;
 
 #[derive(Parser)]
-#[command(name = "harness", version, about = "Conformance kit for in-database model serving (TiDB CREATE MODEL / MODEL_PREDICT)")]
+#[command(
+    name = "harness",
+    version,
+    about = "Conformance kit for in-database model serving (TiDB CREATE MODEL / MODEL_PREDICT)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,6 +21,10 @@ struct Cli {
 enum Command {
     /// Predict with an MLflow model through a sidecar and print CSV.
     Predict(cli::predict::PredictArgs),
+    /// Print the sha256 checksum of an ONNX file or MLflow model directory.
+    Checksum(cli::checksum::ChecksumArgs),
+    /// Print a model's inputs and outputs as JSON, or why it is rejected.
+    Inspect(cli::inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -24,6 +32,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Predict(args) => cli::predict::run(args),
+        Command::Checksum(args) => cli::checksum::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,6 +1,8 @@
 //! Subcommands of the `harness` binary. Each module exposes a clap `Args`
 //! struct and a `run` function returning the process exit status.
 
+pub mod checksum;
+pub mod inspect;
 pub mod predict;
 pub mod sidecar_args;
 
