@@ -10,10 +10,13 @@
 //! - [`duration`]: Go duration syntax.
 //! - [`target`]: the `Target`/`Connection` interface the runner executes
 //!   statements against.
+//! - [`catalog`]: model catalog with MVCC versions, privileges and system
+//!   variables.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
 pub mod backend;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod duration;
