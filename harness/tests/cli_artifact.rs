@@ -152,11 +152,35 @@ fn inspect_mlflow_reports_validation_error_with_exit_1() {
 }
 
 #[test]
-fn inspect_onnx_is_not_available_yet() {
+fn inspect_onnx_prints_io() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/onnx/churn_linear.onnx");
     let output = harness()
-        .args(["inspect", "/tmp/m.onnx", "--engine", "onnx"])
+        .args(["inspect", fixture, "--engine", "onnx", "--inputs", "spend,tenure", "--outputs", "score"])
         .output()
         .expect("run");
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not available in this build"));
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(json["inputs"][0]["name"], "tenure");
+    assert_eq!(json["inputs"][1]["name"], "spend");
+    assert_eq!(json["outputs"][0]["name"], "score");
+}
+
+#[test]
+fn inspect_onnx_rejects_name_mismatch() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/onnx/churn_linear.onnx");
+    let output = harness()
+        .args(["inspect", fixture, "--engine", "onnx", "--inputs", "tenure,cost", "--outputs", "score"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("do not match the model's inputs"), "{stderr}");
+}
+
+#[test]
+fn inspect_onnx_rejects_int64_input() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/onnx/invalid_int64_input.onnx");
+    let output = harness().args(["inspect", fixture, "--engine", "onnx"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("int64"));
 }

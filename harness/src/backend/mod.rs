@@ -121,3 +121,30 @@ pub trait ModelBackend: Send + Sync {
     /// whose columns are `model.outputs` with the same number of rows.
     fn infer_batch(&self, model: &ModelRef, batch: &Batch) -> Result<Batch, BackendError>;
 }
+
+/// Checks that the SQL INPUT and OUTPUT lists name exactly the artifact's
+/// inputs and outputs, in any order.
+pub fn check_io_names(
+    artifact: &str,
+    io: &ModelIo,
+    sql_inputs: &[String],
+    sql_outputs: &[String],
+) -> Result<(), BackendError> {
+    let sides = [
+        ("inputs", &io.inputs, sql_inputs),
+        ("outputs", &io.outputs, sql_outputs),
+    ];
+    for (side, model_columns, sql_names) in sides {
+        let mut model_names: Vec<&str> = model_columns.iter().map(|c| c.name.as_str()).collect();
+        let mut wanted: Vec<&str> = sql_names.iter().map(String::as_str).collect();
+        model_names.sort_unstable();
+        wanted.sort_unstable();
+        if model_names != wanted {
+            return Err(BackendError::Invalid(format!(
+                "model {artifact}: the SQL {side} {sql_names:?} do not match the model's {side} {:?}",
+                model_columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::backend::ModelIo;
+use crate::backend::{check_io_names, onnx, ModelIo};
 use crate::mlmodel;
 
 /// Engine of the inspected artifact.
@@ -40,11 +40,15 @@ pub fn run(args: InspectArgs) -> anyhow::Result<u8> {
             _ => mlmodel::inspect_mlmodel(&args.path),
         }
         .map_err(|err| err.to_string()),
-        // TODO: call crate::backend::onnx::inspect_file(&args.path) and match
-        // the names against --inputs/--outputs once the ONNX backend is merged.
-        InspectEngine::Onnx => {
-            anyhow::bail!("harness inspect --engine onnx is not available in this build")
-        }
+        InspectEngine::Onnx => onnx::inspect_file(&args.path)
+            .and_then(|io| match (&args.inputs, &args.outputs) {
+                (Some(inputs), Some(outputs)) => {
+                    check_io_names(&args.path.display().to_string(), &io, inputs, outputs)?;
+                    Ok(io)
+                }
+                _ => Ok(io),
+            })
+            .map_err(|err| err.to_string()),
     };
 
     match result {
