@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -128,10 +129,11 @@ impl Worker {
             stderr,
         };
 
-        // Step 1: a private directory for the socket. tempfile creates it
-        // with mode 0700.
+        // Step 1: a private directory for the socket, created with mode
+        // 0700 so no other user can reach the socket.
         let dir = tempfile::Builder::new()
             .prefix("tidb-sidecar-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&options.socket_parent)
             .map_err(|err| {
                 start_error(
