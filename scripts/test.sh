@@ -11,4 +11,6 @@ export HARNESS_PYTHON="$PWD/.venv/bin/python"
 cargo build --workspace --bins
 cargo test --workspace
 
+.venv/bin/python -m unittest discover -s sidecar/tests
+
 (cd fake-sidecar/go && FAKE_SIDECAR_BIN="$PWD/../../target/debug/fake-sidecar" go test ./...)

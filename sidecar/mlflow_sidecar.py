@@ -50,8 +50,9 @@ EXIT_USAGE = 2
 EXIT_SOCKET = 3
 EXIT_DEPENDENCY = 4
 
-# The MLflow column types that convert to and from FP32.
-NUMERIC_COLUMN_TYPES = ("double", "float", "long", "integer", "boolean")
+# The MLflow column types that convert to and from FP32. `boolean` is not
+# one: the design carries numbers only, and the fake sidecar agrees.
+NUMERIC_COLUMN_TYPES = ("double", "float", "long", "integer")
 
 log = logging.getLogger("mlflow_sidecar")
 
@@ -320,6 +321,10 @@ def read_signature(model_path):
         ) from None
     if "python_function" not in (meta.flavors or {}):
         raise RequestFailed("MODEL_INVALID", f'MLmodel in "{model_path}" has no python_function flavor')
+    if not meta.flavors["python_function"].get("loader_module"):
+        raise RequestFailed(
+            "MODEL_INVALID", f'MLmodel in "{model_path}": the python_function flavor has no loader_module'
+        )
     signature = meta.signature
     if signature is None or signature.inputs is None:
         raise RequestFailed("MODEL_INVALID", f'MLmodel in "{model_path}" has no signature')
@@ -359,7 +364,7 @@ def column_spec(model_path, spec, role):
 
 def tensor_column(model_path, spec, role):
     dtype = np.dtype(spec.type)
-    if dtype.kind not in "biuf":
+    if dtype.kind not in "iuf":
         raise RequestFailed(
             "MODEL_INVALID",
             f'MLmodel in "{model_path}": {role} "{spec.name}" has type {dtype.name}, which is not numeric',
@@ -649,7 +654,7 @@ class Sidecar:
         request_id = request["id"]
         if op != "predict" and len(payload) != 0:
             raise RequestFailed(
-                "BAD_REQUEST", f"payload has {len(payload)} bytes, expected 0 for op {op}", request_id
+                "BAD_REQUEST", f"payload has {len(payload)} bytes, expected 0 for a {op} request", request_id
             )
         if op == "ping":
             header = {

@@ -116,10 +116,21 @@ pub fn load(model_path: &str) -> Result<LoadedModel, ServeError> {
     let Some(flavor) = file.flavors.get("python_function") else {
         return Err(invalid("has no python_function flavor".into()));
     };
-    let (Some(raw_inputs), Some(raw_outputs)) = file.signature.as_ref().map_or((None, None), |s| {
-        (s.inputs.as_deref(), s.outputs.as_deref())
-    }) else {
+    let has_loader = flavor
+        .get("loader_module")
+        .and_then(serde_yaml_ng::Value::as_str)
+        .is_some_and(|name| !name.is_empty());
+    if !has_loader {
+        return Err(invalid_columns(
+            model_path,
+            "the python_function flavor has no loader_module".into(),
+        ));
+    }
+    let Some(raw_inputs) = file.signature.as_ref().and_then(|s| s.inputs.as_deref()) else {
         return Err(invalid("has no signature".into()));
+    };
+    let Some(raw_outputs) = file.signature.as_ref().and_then(|s| s.outputs.as_deref()) else {
+        return Err(invalid("has no outputs in its signature".into()));
     };
     let inputs =
         parse_columns(raw_inputs, "input").map_err(|reason| invalid_columns(model_path, reason))?;
@@ -156,10 +167,23 @@ fn parse_columns(json: &str, side: &str) -> Result<Vec<Column>, String> {
         return Err(format!("signature has no {side}s"));
     }
 
+    // A schema is all ColSpec or all TensorSpec; MLflow refuses a mix.
+    let tensors = items
+        .iter()
+        .filter(|item| item.get("type").and_then(Value::as_str) == Some("tensor"))
+        .count();
+    if tensors != 0 && tensors != items.len() {
+        return Err(format!(
+            "the signature {side}s mix column and tensor specs, which MLflow does not support"
+        ));
+    }
+
     let mut columns = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
+    for item in &items {
         let Some(name) = item.get("name").and_then(Value::as_str) else {
-            return Err(format!("{side} {index} of the signature has no name"));
+            return Err(format!(
+                "the signature {side}s have no names; save the model with a signature that names every column"
+            ));
         };
 
         // Tensor-based columns carry their numpy dtype in tensor-spec.
@@ -171,8 +195,11 @@ fn parse_columns(json: &str, side: &str) -> Result<Vec<Column>, String> {
         } else {
             declared
         };
-        // NOTE: a tensor's shape is not checked; each named tensor is read
-        // as one column, which is right for shapes [-1] and [-1, 1] only.
+        // A named tensor is read as one column, so it must hold one value
+        // per row.
+        if declared == "tensor" {
+            check_tensor_shape(item, side, name)?;
+        }
 
         let Some(conversion) = conversion_of(data_type) else {
             return Err(format!(
@@ -186,6 +213,25 @@ fn parse_columns(json: &str, side: &str) -> Result<Vec<Column>, String> {
         });
     }
     Ok(columns)
+}
+
+/// Accepts tensor shapes `[-1]` and `[-1, 1]`, with the message the Python
+/// sidecar gives (a Python list repr of the shape).
+fn check_tensor_shape(item: &Value, side: &str, name: &str) -> Result<(), String> {
+    let shape: Vec<i64> = item
+        .pointer("/tensor-spec/shape")
+        .and_then(Value::as_array)
+        .map(|dims| dims.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    if shape == [-1] || shape == [-1, 1] {
+        return Ok(());
+    }
+    let dims: Vec<String> = shape.iter().map(i64::to_string).collect();
+    Err(format!(
+        "{side} \"{name}\" is a tensor of shape [{}]; only named tensors of shape [-1] or [-1, 1] \
+         (one value per row) are supported",
+        dims.join(", ")
+    ))
 }
 
 /// The conversion for an MLflow column type or numpy dtype, or `None` when
