@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod mlflow;
 pub mod onnx;
 
 /// The engine keyword of `CREATE MODEL ... USING <engine>`.
