@@ -9,4 +9,5 @@
 
 pub mod backend;
 pub mod cli;
+pub mod engine;
 pub mod target;
