@@ -130,7 +130,9 @@ impl Accumulator {
                             value
                                 .to_decimal()
                                 .and_then(|d| sum.checked_add(d))
-                                .ok_or_else(|| error::value_out_of_range("DECIMAL", &call.to_string()))?,
+                                .ok_or_else(|| {
+                                    error::value_out_of_range("DECIMAL", &call.to_string())
+                                })?,
                         );
                     }
                 } else {
@@ -170,7 +172,10 @@ impl Accumulator {
                 (true, Some(sum)) => {
                     let count = Decimal::from_i64(self.count);
                     match sum.checked_div(count) {
-                        Some(avg) => Value::Decimal(avg.rescale(sum.scale + DIV_PRECISION_INCREMENT).unwrap_or(avg)),
+                        Some(avg) => Value::Decimal(
+                            avg.rescale(sum.scale + DIV_PRECISION_INCREMENT)
+                                .unwrap_or(avg),
+                        ),
                         None => Value::Null,
                     }
                 }

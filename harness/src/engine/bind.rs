@@ -115,10 +115,17 @@ impl<'a> Binder<'a> {
                 let column = &self.agg.as_ref().map(|a| a.group_by[index].clone());
                 let (name, sql_type) = match column {
                     Some(Expr::Column { name, sql_type, .. }) => (name.clone(), *sql_type),
-                    Some(other) => (other.to_string(), other.static_type().unwrap_or(SqlType::Null)),
+                    Some(other) => (
+                        other.to_string(),
+                        other.static_type().unwrap_or(SqlType::Null),
+                    ),
                     None => (String::new(), SqlType::Null),
                 };
-                return Ok(Expr::Column { index, name, sql_type });
+                return Ok(Expr::Column {
+                    index,
+                    name,
+                    sql_type,
+                });
             }
         }
         self.bind_node(expr)
@@ -182,7 +189,10 @@ impl<'a> Binder<'a> {
                     }
                     if let Some(var) = name.strip_prefix('@') {
                         return Ok(Expr::Literal(
-                            self.user_vars.get(&var.to_ascii_lowercase()).cloned().unwrap_or(Value::Null),
+                            self.user_vars
+                                .get(&var.to_ascii_lowercase())
+                                .cloned()
+                                .unwrap_or(Value::Null),
                         ));
                     }
                 }
@@ -191,7 +201,12 @@ impl<'a> Binder<'a> {
             E::CompoundIdentifier(parts) => {
                 let names: Vec<String> = parts.iter().map(ident_name).collect();
                 if let Some(scope) = names[0].strip_prefix("@@") {
-                    if names.len() == 2 && matches!(scope.to_ascii_lowercase().as_str(), "session" | "global" | "local") {
+                    if names.len() == 2
+                        && matches!(
+                            scope.to_ascii_lowercase().as_str(),
+                            "session" | "global" | "local"
+                        )
+                    {
                         return Ok(Expr::Literal((self.system_var)(&names[1])?));
                     }
                 }
@@ -204,8 +219,12 @@ impl<'a> Binder<'a> {
                 match op {
                     UnaryOperator::Not | UnaryOperator::BangNot => Expr::Not(Box::new(inner)),
                     UnaryOperator::Minus => match inner {
-                        Expr::Literal(Value::Int(i)) if i != i64::MIN => Expr::Literal(Value::Int(-i)),
-                        Expr::Literal(Value::Decimal(d)) => Expr::Literal(Value::Decimal(d.negate())),
+                        Expr::Literal(Value::Int(i)) if i != i64::MIN => {
+                            Expr::Literal(Value::Int(-i))
+                        }
+                        Expr::Literal(Value::Decimal(d)) => {
+                            Expr::Literal(Value::Decimal(d.negate()))
+                        }
                         Expr::Literal(Value::Double(d)) => Expr::Literal(Value::Double(-d)),
                         other => Expr::Negate(Box::new(other)),
                     },
@@ -214,7 +233,9 @@ impl<'a> Binder<'a> {
                 }
             }
             E::BinaryOp { left, op, right } => {
-                if let (Some(subtract), ast::Expr::Interval(interval)) = (interval_sign(op), right.as_ref()) {
+                if let (Some(subtract), ast::Expr::Interval(interval)) =
+                    (interval_sign(op), right.as_ref())
+                {
                     let (amount, unit) = self.interval(interval)?;
                     return Ok(Expr::DateArith {
                         expr: Box::new(self.bind(left)?),
@@ -257,65 +278,141 @@ impl<'a> Binder<'a> {
                     right: Box::new(self.bind(right)?),
                 }
             }
-            E::IsNull(e) => Expr::IsNull { expr: Box::new(self.bind(e)?), negated: false },
-            E::IsNotNull(e) => Expr::IsNull { expr: Box::new(self.bind(e)?), negated: true },
-            E::IsTrue(e) => Expr::IsBool { expr: Box::new(self.bind(e)?), value: true, negated: false },
-            E::IsNotTrue(e) => Expr::IsBool { expr: Box::new(self.bind(e)?), value: true, negated: true },
-            E::IsFalse(e) => Expr::IsBool { expr: Box::new(self.bind(e)?), value: false, negated: false },
-            E::IsNotFalse(e) => Expr::IsBool { expr: Box::new(self.bind(e)?), value: false, negated: true },
-            E::In { expr, target: ast::InTarget::List(list), negated, .. } => Expr::In {
+            E::IsNull(e) => Expr::IsNull {
+                expr: Box::new(self.bind(e)?),
+                negated: false,
+            },
+            E::IsNotNull(e) => Expr::IsNull {
+                expr: Box::new(self.bind(e)?),
+                negated: true,
+            },
+            E::IsTrue(e) => Expr::IsBool {
+                expr: Box::new(self.bind(e)?),
+                value: true,
+                negated: false,
+            },
+            E::IsNotTrue(e) => Expr::IsBool {
+                expr: Box::new(self.bind(e)?),
+                value: true,
+                negated: true,
+            },
+            E::IsFalse(e) => Expr::IsBool {
+                expr: Box::new(self.bind(e)?),
+                value: false,
+                negated: false,
+            },
+            E::IsNotFalse(e) => Expr::IsBool {
+                expr: Box::new(self.bind(e)?),
+                value: false,
+                negated: true,
+            },
+            E::In {
+                expr,
+                target: ast::InTarget::List(list),
+                negated,
+                ..
+            } => Expr::In {
                 expr: Box::new(self.bind(expr)?),
-                list: list.iter().map(|e| self.bind(e)).collect::<EngineResult<_>>()?,
+                list: list
+                    .iter()
+                    .map(|e| self.bind(e))
+                    .collect::<EngineResult<_>>()?,
                 negated: *negated,
             },
-            E::Between { expr, negated, low, high } => Expr::Between {
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => Expr::Between {
                 expr: Box::new(self.bind(expr)?),
                 low: Box::new(self.bind(low)?),
                 high: Box::new(self.bind(high)?),
                 negated: *negated,
             },
-            E::Like { negated, any: false, expr, pattern, escape_char: None } => Expr::Like {
+            E::Like {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char: None,
+            } => Expr::Like {
                 expr: Box::new(self.bind(expr)?),
                 pattern: Box::new(self.bind(pattern)?),
                 negated: *negated,
             },
-            E::Case { operand, conditions, else_result, .. } => Expr::Case {
-                operand: operand.as_ref().map(|o| self.bind(o).map(Box::new)).transpose()?,
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => Expr::Case {
+                operand: operand
+                    .as_ref()
+                    .map(|o| self.bind(o).map(Box::new))
+                    .transpose()?,
                 branches: conditions
                     .iter()
                     .map(|w| Ok((self.bind(&w.condition)?, self.bind(&w.result)?)))
                     .collect::<EngineResult<_>>()?,
-                otherwise: else_result.as_ref().map(|o| self.bind(o).map(Box::new)).transpose()?,
+                otherwise: else_result
+                    .as_ref()
+                    .map(|o| self.bind(o).map(Box::new))
+                    .transpose()?,
             },
-            E::Cast { kind: CastKind::Cast, expr, data_type, format: None } => Expr::Cast {
+            E::Cast {
+                kind: CastKind::Cast,
+                expr,
+                data_type,
+                format: None,
+            } => Expr::Cast {
                 expr: Box::new(self.bind(expr)?),
                 target: cast_target(&data_type.to_string())?,
             },
-            E::Floor { expr, .. } => Expr::Call { name: "floor".into(), args: vec![self.bind(expr)?] },
-            E::Ceil { expr, .. } => Expr::Call { name: "ceil".into(), args: vec![self.bind(expr)?] },
+            E::Floor { expr, .. } => Expr::Call {
+                name: "floor".into(),
+                args: vec![self.bind(expr)?],
+            },
+            E::Ceil { expr, .. } => Expr::Call {
+                name: "ceil".into(),
+                args: vec![self.bind(expr)?],
+            },
             E::TypedString(typed) => {
                 let type_name = typed.data_type.to_string().to_ascii_uppercase();
                 let text = match &typed.value.value {
-                    ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+                    ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                        s.clone()
+                    }
                     other => other.to_string(),
                 };
-                if type_name.starts_with("TIMESTAMP") || type_name.starts_with("DATETIME") || type_name == "DATE" {
+                if type_name.starts_with("TIMESTAMP")
+                    || type_name.starts_with("DATETIME")
+                    || type_name == "DATE"
+                {
                     match DateTime::parse(&text) {
                         Some(dt) => Expr::Literal(Value::DateTime(dt)),
                         None => return Err(error::truncated_datetime(&text)),
                     }
                 } else {
-                    return Err(error::unsupported(format!("typed literals of type {type_name}")));
+                    return Err(error::unsupported(format!(
+                        "typed literals of type {type_name}"
+                    )));
                 }
             }
             E::Function(function) => self.function(function)?,
-            E::Subquery(_) | E::Exists { .. } | E::In { .. } => return Err(error::unsupported("subqueries")),
+            E::Subquery(_) | E::Exists { .. } | E::In { .. } => {
+                return Err(error::unsupported("subqueries"))
+            }
             other => return Err(error::unsupported(format!("the expression `{other}`"))),
         })
     }
 
     fn interval(&mut self, interval: &ast::Interval) -> EngineResult<(Expr, IntervalUnit)> {
-        let unit_text = interval.leading_field.as_ref().map(|f| f.to_string()).unwrap_or_default();
+        let unit_text = interval
+            .leading_field
+            .as_ref()
+            .map(|f| f.to_string())
+            .unwrap_or_default();
         let unit = IntervalUnit::parse(&unit_text)
             .ok_or_else(|| error::unsupported(format!("the interval unit `{unit_text}`")))?;
         if interval.last_field.is_some() {
@@ -330,14 +427,20 @@ impl<'a> Binder<'a> {
             FunctionArguments::None => (Vec::new(), false),
             FunctionArguments::List(list) => {
                 if !list.clauses.is_empty() {
-                    return Err(error::unsupported(format!("clauses in the arguments of {name}")));
+                    return Err(error::unsupported(format!(
+                        "clauses in the arguments of {name}"
+                    )));
                 }
-                let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                let distinct = matches!(
+                    list.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
                 (list.args.clone(), distinct)
             }
             FunctionArguments::Subquery(_) => return Err(error::unsupported("subqueries")),
         };
-        if function.over.is_some() || function.filter.is_some() || !function.within_group.is_empty() {
+        if function.over.is_some() || function.filter.is_some() || !function.within_group.is_empty()
+        {
             return Err(error::unsupported("window functions"));
         }
 
@@ -361,7 +464,9 @@ impl<'a> Binder<'a> {
         }
         if name == "date_add" || name == "date_sub" || name == "adddate" || name == "subdate" {
             let [base, ast::Expr::Interval(interval)] = exprs.as_slice() else {
-                return Err(error::unsupported(format!("{name} without an INTERVAL argument")));
+                return Err(error::unsupported(format!(
+                    "{name} without an INTERVAL argument"
+                )));
             };
             let (amount, unit) = self.interval(interval)?;
             return Ok(Expr::DateArith {
@@ -378,16 +483,27 @@ impl<'a> Binder<'a> {
         if exprs.len() < min || exprs.len() > max {
             return Err(error::wrong_argument_count(&name));
         }
-        let bound = exprs.iter().map(|e| self.bind(e)).collect::<EngineResult<Vec<_>>>()?;
+        let bound = exprs
+            .iter()
+            .map(|e| self.bind(e))
+            .collect::<EngineResult<Vec<_>>>()?;
         Ok(Expr::Call { name, args: bound })
     }
 
-    fn aggregate(&mut self, func: AggFunc, name: &str, args: &[FunctionArg], distinct: bool) -> EngineResult<Expr> {
+    fn aggregate(
+        &mut self,
+        func: AggFunc,
+        name: &str,
+        args: &[FunctionArg],
+        distinct: bool,
+    ) -> EngineResult<Expr> {
         if !self.allow_aggregates {
             return Err(error::invalid_group_use());
         }
         let argument = match (func, args) {
-            (AggFunc::Count, [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]) if !distinct => None,
+            (AggFunc::Count, [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]) if !distinct => {
+                None
+            }
             (_, [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))]) => Some(e.clone()),
             _ => return Err(error::wrong_argument_count(name)),
         };
@@ -415,7 +531,11 @@ impl<'a> Binder<'a> {
                 return Err(e);
             }
         };
-        let call = AggCall { func, argument: bound_argument, distinct };
+        let call = AggCall {
+            func,
+            argument: bound_argument,
+            distinct,
+        };
         let group_width = state.group_by.len();
         let position = match state.calls.iter().position(|c| *c == call) {
             Some(p) => p,
@@ -450,11 +570,26 @@ impl<'a> Binder<'a> {
         };
         let model = match model {
             ast::Expr::Identifier(ident) => ident.value.clone(),
-            ast::Expr::CompoundIdentifier(parts) => parts.iter().map(|p| p.value.clone()).collect::<Vec<_>>().join("."),
-            other => return Err(error::other(format!("MODEL_PREDICT expects a model name, got `{other}`"))),
+            ast::Expr::CompoundIdentifier(parts) => parts
+                .iter()
+                .map(|p| p.value.clone())
+                .collect::<Vec<_>>()
+                .join("."),
+            other => {
+                return Err(error::other(format!(
+                    "MODEL_PREDICT expects a model name, got `{other}`"
+                )))
+            }
         };
-        let args = inputs.iter().map(|e| self.bind(e)).collect::<EngineResult<Vec<_>>>()?;
-        Ok(Expr::ModelPredict { model, args, output })
+        let args = inputs
+            .iter()
+            .map(|e| self.bind(e))
+            .collect::<EngineResult<Vec<_>>>()?;
+        Ok(Expr::ModelPredict {
+            model,
+            args,
+            output,
+        })
     }
 }
 
@@ -492,9 +627,9 @@ fn number_literal(text: &str) -> EngineResult<Value> {
             return Ok(Value::Int(i));
         }
     }
-    Decimal::parse(text)
-        .map(Value::Decimal)
-        .ok_or_else(|| error::unsupported(format!("the number literal {text} (more than 38 digits)")))
+    Decimal::parse(text).map(Value::Decimal).ok_or_else(|| {
+        error::unsupported(format!("the number literal {text} (more than 38 digits)"))
+    })
 }
 
 /// Parses a `CAST` target from its SQL spelling.
@@ -513,7 +648,9 @@ pub fn cast_target(type_text: &str) -> EngineResult<CastTarget> {
         "DOUBLE" | "REAL" | "DOUBLE PRECISION" => CastTarget::Double,
         "FLOAT" => CastTarget::Float,
         "CHAR" | "VARCHAR" | "NCHAR" | "BINARY" => CastTarget::Char,
-        "DATETIME" | "TIMESTAMP" => CastTarget::DateTime(params.first().copied().unwrap_or(0).min(6) as u8),
+        "DATETIME" | "TIMESTAMP" => {
+            CastTarget::DateTime(params.first().copied().unwrap_or(0).min(6) as u8)
+        }
         _ => return Err(error::unsupported(format!("CAST to {type_text}"))),
     })
 }
@@ -524,7 +661,10 @@ pub fn split_type(text: &str) -> (String, Vec<u32>) {
         Some(open) => {
             let base = text[..open].trim().to_string();
             let inner = text[open + 1..].trim_end().trim_end_matches(')');
-            let params = inner.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+            let params = inner
+                .split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .collect();
             let rest = text[text.find(')').map_or(text.len(), |c| c + 1)..].trim();
             if rest.is_empty() {
                 (base, params)

@@ -16,7 +16,9 @@ use super::value::{SqlType, Value};
 pub fn parse_column_type(text: &str) -> EngineResult<SqlType> {
     let upper = text.to_ascii_uppercase();
     if upper.contains("UNSIGNED") || upper.contains("ZEROFILL") {
-        return Err(error::unsupported(format!("the column type {text} (UNSIGNED and ZEROFILL)")));
+        return Err(error::unsupported(format!(
+            "the column type {text} (UNSIGNED and ZEROFILL)"
+        )));
     }
     let (base, params) = split_type(&upper);
     Ok(match base.as_str() {
@@ -52,23 +54,47 @@ fn fsp(params: &[u32], text: &str) -> EngineResult<u8> {
     match params.first() {
         None => Ok(0),
         Some(p) if *p <= 6 => Ok(*p as u8),
-        Some(_) => Err(error::SqlError::new(1426, "42000", format!("Too-big precision specified for '{text}'. Maximum is 6."))),
+        Some(_) => Err(error::SqlError::new(
+            1426,
+            "42000",
+            format!("Too-big precision specified for '{text}'. Maximum is 6."),
+        )),
     }
 }
 
 /// Builds a table definition from CREATE TABLE.
-pub fn table_def(statement: &ast::CreateTable, database: &str, id: u64, eval: &EvalContext) -> EngineResult<TableDef> {
-    if statement.or_replace || statement.temporary || statement.external || statement.query.is_some() || statement.like.is_some() {
-        return Err(error::unsupported("CREATE TABLE ... SELECT, LIKE, TEMPORARY and OR REPLACE"));
+pub fn table_def(
+    statement: &ast::CreateTable,
+    database: &str,
+    id: u64,
+    eval: &EvalContext,
+) -> EngineResult<TableDef> {
+    if statement.or_replace
+        || statement.temporary
+        || statement.external
+        || statement.query.is_some()
+        || statement.like.is_some()
+    {
+        return Err(error::unsupported(
+            "CREATE TABLE ... SELECT, LIKE, TEMPORARY and OR REPLACE",
+        ));
     }
-    let name = statement.name.0.last().map(|p| p.to_string().trim_matches('`').to_string()).unwrap_or_default();
+    let name = statement
+        .name
+        .0
+        .last()
+        .map(|p| p.to_string().trim_matches('`').to_string())
+        .unwrap_or_default();
     if statement.columns.is_empty() {
         return Err(error::no_columns());
     }
     let mut columns: Vec<ColumnDef> = Vec::new();
     let mut primary_key: Vec<usize> = Vec::new();
     for (position, column) in statement.columns.iter().enumerate() {
-        if columns.iter().any(|c| c.name.eq_ignore_ascii_case(&column.name.value)) {
+        if columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&column.name.value))
+        {
             return Err(error::duplicate_column(&column.name.value));
         }
         let sql_type = parse_column_type(&column.data_type.to_string())?;
@@ -78,7 +104,9 @@ pub fn table_def(statement: &ast::CreateTable, database: &str, id: u64, eval: &E
             match &option.option {
                 ast::ColumnOption::Null => nullable = true,
                 ast::ColumnOption::NotNull => nullable = false,
-                ast::ColumnOption::Default(expr) => default = column_default(expr, &column.name.value, sql_type, eval)?,
+                ast::ColumnOption::Default(expr) => {
+                    default = column_default(expr, &column.name.value, sql_type, eval)?
+                }
                 ast::ColumnOption::PrimaryKey(_) => {
                     if !primary_key.is_empty() {
                         return Err(error::multiple_primary_keys());
@@ -93,7 +121,12 @@ pub fn table_def(statement: &ast::CreateTable, database: &str, id: u64, eval: &E
         if default == ColumnDefault::Value(Value::Null) && !nullable {
             return Err(error::invalid_default(&column.name.value));
         }
-        columns.push(ColumnDef { name: column.name.value.clone(), sql_type, nullable, default });
+        columns.push(ColumnDef {
+            name: column.name.value.clone(),
+            sql_type,
+            nullable,
+            default,
+        });
     }
     for constraint in &statement.constraints {
         match constraint {
@@ -102,25 +135,54 @@ pub fn table_def(statement: &ast::CreateTable, database: &str, id: u64, eval: &E
                     return Err(error::multiple_primary_keys());
                 }
                 for index_column in &pk.columns {
-                    let column = index_column.column.expr.to_string().trim_matches('`').to_string();
+                    let column = index_column
+                        .column
+                        .expr
+                        .to_string()
+                        .trim_matches('`')
+                        .to_string();
                     let position = columns
                         .iter()
                         .position(|c| c.name.eq_ignore_ascii_case(&column))
-                        .ok_or_else(|| error::SqlError::new(1072, "42000", format!("Key column '{column}' doesn't exist in table")))?;
+                        .ok_or_else(|| {
+                            error::SqlError::new(
+                                1072,
+                                "42000",
+                                format!("Key column '{column}' doesn't exist in table"),
+                            )
+                        })?;
                     primary_key.push(position);
                     columns[position].nullable = false;
                 }
             }
-            other => return Err(error::unsupported(format!("the table constraint {other} (only PRIMARY KEY is supported)"))),
+            other => {
+                return Err(error::unsupported(format!(
+                    "the table constraint {other} (only PRIMARY KEY is supported)"
+                )))
+            }
         }
     }
-    Ok(TableDef { id, database: database.to_string(), name, columns, primary_key })
+    Ok(TableDef {
+        id,
+        database: database.to_string(),
+        name,
+        columns,
+        primary_key,
+    })
 }
 
-fn column_default(expr: &ast::Expr, column: &str, sql_type: SqlType, eval: &EvalContext) -> EngineResult<ColumnDefault> {
+fn column_default(
+    expr: &ast::Expr,
+    column: &str,
+    sql_type: SqlType,
+    eval: &EvalContext,
+) -> EngineResult<ColumnDefault> {
     if let ast::Expr::Function(f) = expr {
         let name = f.name.to_string().to_ascii_lowercase();
-        if matches!(name.as_str(), "current_timestamp" | "now" | "localtimestamp" | "localtime") {
+        if matches!(
+            name.as_str(),
+            "current_timestamp" | "now" | "localtimestamp" | "localtime"
+        ) {
             if !matches!(sql_type, SqlType::DateTime(_) | SqlType::Timestamp(_)) {
                 return Err(error::invalid_default(column));
             }
@@ -129,7 +191,8 @@ fn column_default(expr: &ast::Expr, column: &str, sql_type: SqlType, eval: &Eval
     }
     let scope = Scope::default();
     let vars = Default::default();
-    let no_sysvars = |name: &str| -> EngineResult<Value> { Err(error::unknown_system_variable(name)) };
+    let no_sysvars =
+        |name: &str| -> EngineResult<Value> { Err(error::unknown_system_variable(name)) };
     let mut binder = Binder {
         scope: &scope,
         user_vars: &vars,
@@ -142,7 +205,10 @@ fn column_default(expr: &ast::Expr, column: &str, sql_type: SqlType, eval: &Eval
         select_position: 0,
     };
     let bound = binder.bind(expr)?;
-    let value = bound.eval(eval, &[Vec::new()])?.pop().unwrap_or(Value::Null);
+    let value = bound
+        .eval(eval, &[Vec::new()])?
+        .pop()
+        .unwrap_or(Value::Null);
     if value.is_null() {
         return Ok(ColumnDefault::Value(Value::Null));
     }
@@ -152,7 +218,12 @@ fn column_default(expr: &ast::Expr, column: &str, sql_type: SqlType, eval: &Eval
 }
 
 /// CREATE TABLE.
-pub fn create_table(store: &mut Store, statement: &ast::CreateTable, database: &str, eval: &EvalContext) -> EngineResult<()> {
+pub fn create_table(
+    store: &mut Store,
+    statement: &ast::CreateTable,
+    database: &str,
+    eval: &EvalContext,
+) -> EngineResult<()> {
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
     let Some(db) = catalog.databases.get_mut(&database.to_ascii_lowercase()) else {
         return Err(error::unknown_database(database));
@@ -172,7 +243,11 @@ pub fn create_table(store: &mut Store, statement: &ast::CreateTable, database: &
 }
 
 /// DROP TABLE of several tables; all must exist unless `if_exists`.
-pub fn drop_tables(store: &mut Store, names: &[(String, String)], if_exists: bool) -> EngineResult<()> {
+pub fn drop_tables(
+    store: &mut Store,
+    names: &[(String, String)],
+    if_exists: bool,
+) -> EngineResult<()> {
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
     let missing: Vec<String> = names
         .iter()
@@ -180,7 +255,11 @@ pub fn drop_tables(store: &mut Store, names: &[(String, String)], if_exists: boo
         .map(|(db, t)| format!("{db}.{t}"))
         .collect();
     if !missing.is_empty() && !if_exists {
-        return Err(error::SqlError::new(1051, "42S02", format!("Unknown table '{}'", missing.join(","))));
+        return Err(error::SqlError::new(
+            1051,
+            "42S02",
+            format!("Unknown table '{}'", missing.join(",")),
+        ));
     }
     for (db, table) in names {
         if let Some(database) = catalog.databases.get_mut(&db.to_ascii_lowercase()) {
@@ -196,7 +275,11 @@ pub fn drop_tables(store: &mut Store, names: &[(String, String)], if_exists: boo
 pub fn truncate(store: &mut Store, db: &str, table: &str) -> EngineResult<()> {
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
     let id = store.allocate_table_id();
-    let Some(def) = catalog.databases.get_mut(&db.to_ascii_lowercase()).and_then(|d| d.tables.get_mut(&table.to_ascii_lowercase())) else {
+    let Some(def) = catalog
+        .databases
+        .get_mut(&db.to_ascii_lowercase())
+        .and_then(|d| d.tables.get_mut(&table.to_ascii_lowercase()))
+    else {
         return Err(error::no_such_table(db, table));
     };
     let mut new_def = (**def).clone();
@@ -211,9 +294,19 @@ pub fn create_database(store: &mut Store, name: &str, if_not_exists: bool) -> En
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
     let key = name.to_ascii_lowercase();
     if catalog.databases.contains_key(&key) {
-        return if if_not_exists { Ok(()) } else { Err(error::database_exists(name)) };
+        return if if_not_exists {
+            Ok(())
+        } else {
+            Err(error::database_exists(name))
+        };
     }
-    catalog.databases.insert(key, Database { name: name.to_string(), tables: Default::default() });
+    catalog.databases.insert(
+        key,
+        Database {
+            name: name.to_string(),
+            tables: Default::default(),
+        },
+    );
     store.commit_catalog(catalog);
     Ok(())
 }
@@ -221,8 +314,16 @@ pub fn create_database(store: &mut Store, name: &str, if_not_exists: bool) -> En
 /// DROP DATABASE.
 pub fn drop_database(store: &mut Store, name: &str, if_exists: bool) -> EngineResult<()> {
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
-    if catalog.databases.remove(&name.to_ascii_lowercase()).is_none() {
-        return if if_exists { Ok(()) } else { Err(error::database_missing_on_drop(name)) };
+    if catalog
+        .databases
+        .remove(&name.to_ascii_lowercase())
+        .is_none()
+    {
+        return if if_exists {
+            Ok(())
+        } else {
+            Err(error::database_missing_on_drop(name))
+        };
     }
     store.commit_catalog(catalog);
     Ok(())
@@ -238,7 +339,7 @@ fn tidb_type_name(sql_type: SqlType) -> String {
     }
 }
 
-/// The text of SHOW CREATE TABLE, in TiDB's layout.
+/// Renders the text of SHOW CREATE TABLE in TiDB's layout.
 pub fn show_create_table(table: &TableDef) -> String {
     let mut lines = Vec::new();
     for column in &table.columns {
@@ -247,7 +348,9 @@ pub fn show_create_table(table: &TableDef) -> String {
             line.push_str(" NOT NULL");
         }
         match &column.default {
-            ColumnDefault::Value(Value::Null) | ColumnDefault::None if column.nullable => line.push_str(" DEFAULT NULL"),
+            ColumnDefault::Value(Value::Null) | ColumnDefault::None if column.nullable => {
+                line.push_str(" DEFAULT NULL")
+            }
             ColumnDefault::Value(v) if !v.is_null() => {
                 line.push_str(&format!(" DEFAULT '{}'", super::render::render_value(v)));
             }
@@ -257,9 +360,20 @@ pub fn show_create_table(table: &TableDef) -> String {
         lines.push(line);
     }
     if !table.primary_key.is_empty() {
-        let columns: Vec<String> = table.primary_key.iter().map(|&i| format!("`{}`", table.columns[i].name)).collect();
-        let clustered = if table.int_handle().is_some() { "CLUSTERED" } else { "NONCLUSTERED" };
-        lines.push(format!("  PRIMARY KEY ({}) /*T![clustered_index] {clustered} */", columns.join(",")));
+        let columns: Vec<String> = table
+            .primary_key
+            .iter()
+            .map(|&i| format!("`{}`", table.columns[i].name))
+            .collect();
+        let clustered = if table.int_handle().is_some() {
+            "CLUSTERED"
+        } else {
+            "NONCLUSTERED"
+        };
+        lines.push(format!(
+            "  PRIMARY KEY ({}) /*T![clustered_index] {clustered} */",
+            columns.join(",")
+        ));
     }
     format!(
         "CREATE TABLE `{}` (\n{}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",

@@ -57,12 +57,18 @@ impl Decimal {
         if integer.is_empty() && fraction.is_empty() {
             return None;
         }
-        if !integer.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit()) {
+        if !integer
+            .chars()
+            .chain(fraction.chars())
+            .all(|c| c.is_ascii_digit())
+        {
             return None;
         }
         let mut coefficient: i128 = 0;
         for c in integer.chars().chain(fraction.chars()) {
-            coefficient = coefficient.checked_mul(10)?.checked_add((c as u8 - b'0') as i128)?;
+            coefficient = coefficient
+                .checked_mul(10)?
+                .checked_add((c as u8 - b'0') as i128)?;
         }
         let mut scale = fraction.len() as i32 - exponent;
         if scale < 0 {
@@ -292,19 +298,38 @@ mod tests {
     fn division_scale_and_rounding() {
         let one = Decimal::from_i64(1);
         let three = Decimal::from_i64(3);
-        assert_eq!(one.checked_div(three).map(|d| d.to_string()), Some("0.3333".into()));
+        assert_eq!(
+            one.checked_div(three).map(|d| d.to_string()),
+            Some("0.3333".into())
+        );
         let two = Decimal::from_i64(2);
-        assert_eq!(two.checked_div(three).map(|d| d.to_string()), Some("0.6667".into()));
+        assert_eq!(
+            two.checked_div(three).map(|d| d.to_string()),
+            Some("0.6667".into())
+        );
         assert!(one.checked_div(Decimal::from_i64(0)).is_none());
         let x = Decimal::parse("-7.5").unwrap();
-        assert_eq!(x.checked_div(two).map(|d| d.to_string()), Some("-3.75000".into()));
+        assert_eq!(
+            x.checked_div(two).map(|d| d.to_string()),
+            Some("-3.75000".into())
+        );
     }
 
     #[test]
     fn fit_checks_precision() {
         let value = Decimal::parse("123.456").unwrap();
-        assert_eq!(value.fit(5, 2).map(|d| d.to_string()), Some("123.46".into()));
+        assert_eq!(
+            value.fit(5, 2).map(|d| d.to_string()),
+            Some("123.46".into())
+        );
         assert!(value.fit(4, 2).is_none());
-        assert_eq!(Decimal::parse("-2.5").unwrap().rescale(0).unwrap().to_string(), "-3");
+        assert_eq!(
+            Decimal::parse("-2.5")
+                .unwrap()
+                .rescale(0)
+                .unwrap()
+                .to_string(),
+            "-3"
+        );
     }
 }

@@ -13,7 +13,7 @@ use super::schema::{ColumnDefault, TableDef};
 use super::storage::{Handle, Row, Store, WriteSet};
 
 use super::time::DateTime;
-use super::value::{numeric_prefix, group_key, SqlType, Value};
+use super::value::{group_key, numeric_prefix, SqlType, Value};
 
 /// Converts a value to a column's type with strict-mode checks; `row` is
 /// 1-based for messages.
@@ -57,8 +57,13 @@ pub fn coerce(value: Value, column: &str, sql_type: SqlType, row: usize) -> Engi
         }
         SqlType::Decimal(precision, scale) => {
             invalid_number("decimal", &value)?;
-            let decimal = value.to_decimal().ok_or_else(|| error::out_of_range(column, row))?;
-            decimal.fit(precision, scale).map(Value::Decimal).ok_or_else(|| error::out_of_range(column, row))
+            let decimal = value
+                .to_decimal()
+                .ok_or_else(|| error::out_of_range(column, row))?;
+            decimal
+                .fit(precision, scale)
+                .map(Value::Decimal)
+                .ok_or_else(|| error::out_of_range(column, row))
         }
         SqlType::Varchar(n) | SqlType::Char(n) => {
             let mut text = value.to_text().unwrap_or_default();
@@ -96,12 +101,17 @@ pub fn coerce(value: Value, column: &str, sql_type: SqlType, row: usize) -> Engi
     }
 }
 
-/// The encoded primary key of a row, and its text for 1062 messages.
+/// Encodes the primary key of a row, returning the key and its text for 1062 messages.
 fn primary_key(table: &TableDef, row: &Row) -> Option<(String, String)> {
     if table.primary_key.is_empty() {
         return None;
     }
-    let key = table.primary_key.iter().map(|&i| group_key(&row[i])).collect::<Vec<_>>().join("\u{1}");
+    let key = table
+        .primary_key
+        .iter()
+        .map(|&i| group_key(&row[i]))
+        .collect::<Vec<_>>()
+        .join("\u{1}");
     let text = table
         .primary_key
         .iter()
@@ -112,13 +122,22 @@ fn primary_key(table: &TableDef, row: &Row) -> Option<(String, String)> {
 }
 
 /// Adds a new row to `writes`, checking NOT NULL and the primary key.
-pub fn insert_row(store: &Store, read_ts: u64, writes: &mut WriteSet, table: &TableDef, row: Row) -> EngineResult<()> {
+pub fn insert_row(
+    store: &Store,
+    read_ts: u64,
+    writes: &mut WriteSet,
+    table: &TableDef,
+    row: Row,
+) -> EngineResult<()> {
     writes.table_names.insert(table.id, table.name.clone());
     let handle: Handle = match table.int_handle() {
         Some(position) => match row[position] {
             Value::Int(i) => {
                 if store.handle_exists(table, i, read_ts, Some(writes)) {
-                    return Err(error::duplicate_entry(&i.to_string(), &format!("{}.PRIMARY", table.name)));
+                    return Err(error::duplicate_entry(
+                        &i.to_string(),
+                        &format!("{}.PRIMARY", table.name),
+                    ));
                 }
                 i
             }
@@ -126,8 +145,14 @@ pub fn insert_row(store: &Store, read_ts: u64, writes: &mut WriteSet, table: &Ta
         },
         None => {
             if let Some((key, text)) = primary_key(table, &row) {
-                if store.key_handle(table, &key, read_ts, Some(writes)).is_some() {
-                    return Err(error::duplicate_entry(&text, &format!("{}.PRIMARY", table.name)));
+                if store
+                    .key_handle(table, &key, read_ts, Some(writes))
+                    .is_some()
+                {
+                    return Err(error::duplicate_entry(
+                        &text,
+                        &format!("{}.PRIMARY", table.name),
+                    ));
                 }
                 let handle = store.allocate_row_id();
                 writes.keys.insert((table.id, key), Some(handle));
@@ -160,11 +185,21 @@ fn check_not_null(table: &TableDef, row: &Row) -> EngineResult<()> {
     Ok(())
 }
 
-fn default_value(ctx: &ReadContext, table: &TableDef, position: usize, row: usize) -> EngineResult<Value> {
+fn default_value(
+    ctx: &ReadContext,
+    table: &TableDef,
+    position: usize,
+    row: usize,
+) -> EngineResult<Value> {
     let column = &table.columns[position];
     match &column.default {
         ColumnDefault::Value(v) => Ok(v.clone()),
-        ColumnDefault::CurrentTimestamp => coerce(Value::DateTime(ctx.eval.now), &column.name, column.sql_type, row),
+        ColumnDefault::CurrentTimestamp => coerce(
+            Value::DateTime(ctx.eval.now),
+            &column.name,
+            column.sql_type,
+            row,
+        ),
         ColumnDefault::None if column.nullable => Ok(Value::Null),
         ColumnDefault::None => Err(error::no_default(&column.name)),
     }
@@ -186,9 +221,20 @@ fn table_scope(table: &TableDef, alias: &str) -> Scope {
 }
 
 /// Runs INSERT, returning the affected row count.
-pub fn insert(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Insert) -> EngineResult<u64> {
-    if statement.ignore || statement.replace_into || statement.on.is_some() || statement.returning.is_some() || !statement.assignments.is_empty() {
-        return Err(error::unsupported("INSERT IGNORE, REPLACE, ON DUPLICATE KEY UPDATE and INSERT ... SET"));
+pub fn insert(
+    ctx: &ReadContext,
+    writes: &mut WriteSet,
+    statement: &ast::Insert,
+) -> EngineResult<u64> {
+    if statement.ignore
+        || statement.replace_into
+        || statement.on.is_some()
+        || statement.returning.is_some()
+        || !statement.assignments.is_empty()
+    {
+        return Err(error::unsupported(
+            "INSERT IGNORE, REPLACE, ON DUPLICATE KEY UPDATE and INSERT ... SET",
+        ));
     }
     let ast::TableObject::TableName(name) = &statement.table else {
         return Err(error::unsupported("INSERT into a table function"));
@@ -200,7 +246,9 @@ pub fn insert(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Insert)
         let mut positions = Vec::new();
         for column in &statement.columns {
             let name = column.to_string().trim_matches('`').to_string();
-            let position = table.column_index(&name).ok_or_else(|| error::unknown_column(&name, "field list"))?;
+            let position = table
+                .column_index(&name)
+                .ok_or_else(|| error::unknown_column(&name, "field list"))?;
             positions.push(position);
         }
         positions
@@ -220,7 +268,8 @@ pub fn insert(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Insert)
                 }
                 let mut values = Vec::new();
                 for expr in row {
-                    if matches!(expr, ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("DEFAULT") && i.quote_style.is_none()) {
+                    if matches!(expr, ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("DEFAULT") && i.quote_style.is_none())
+                    {
                         values.push(None);
                         continue;
                     }
@@ -228,7 +277,12 @@ pub fn insert(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Insert)
                     let bound = binder.bind(expr)?;
                     let mut strict = ctx.eval.clone();
                     strict.strict_division = true;
-                    values.push(Some(bound.eval(&strict, &[Vec::new()])?.pop().unwrap_or(Value::Null)));
+                    values.push(Some(
+                        bound
+                            .eval(&strict, &[Vec::new()])?
+                            .pop()
+                            .unwrap_or(Value::Null),
+                    ));
                 }
                 rows.push(values);
             }
@@ -272,7 +326,10 @@ pub fn insert(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Insert)
     Ok(count)
 }
 
-fn single_table(ctx: &ReadContext, from: &[ast::TableWithJoins]) -> EngineResult<(Arc<TableDef>, String)> {
+fn single_table(
+    ctx: &ReadContext,
+    from: &[ast::TableWithJoins],
+) -> EngineResult<(Arc<TableDef>, String)> {
     let [only] = from else {
         return Err(error::unsupported("multi-table UPDATE and DELETE"));
     };
@@ -282,7 +339,9 @@ fn single_table(ctx: &ReadContext, from: &[ast::TableWithJoins]) -> EngineResult
     match &only.relation {
         ast::TableFactor::Table { name, alias, .. } => {
             let table = ctx.table(name)?;
-            let alias = alias.as_ref().map_or_else(|| table.name.clone(), |a| a.name.value.clone());
+            let alias = alias
+                .as_ref()
+                .map_or_else(|| table.name.clone(), |a| a.name.value.clone());
             Ok((table, alias))
         }
         other => Err(error::unsupported(format!("the table reference `{other}`"))),
@@ -331,15 +390,24 @@ fn matching_rows(
         .collect())
 }
 
-fn check_no_order_limit(order_by: &[ast::OrderByExpr], limit: &Option<ast::Expr>) -> EngineResult<()> {
+fn check_no_order_limit(
+    order_by: &[ast::OrderByExpr],
+    limit: &Option<ast::Expr>,
+) -> EngineResult<()> {
     if !order_by.is_empty() || limit.is_some() {
-        return Err(error::unsupported("ORDER BY and LIMIT in UPDATE and DELETE"));
+        return Err(error::unsupported(
+            "ORDER BY and LIMIT in UPDATE and DELETE",
+        ));
     }
     Ok(())
 }
 
 /// Runs UPDATE, returning (matched, changed) row counts.
-pub fn update(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Update) -> EngineResult<(u64, u64)> {
+pub fn update(
+    ctx: &ReadContext,
+    writes: &mut WriteSet,
+    statement: &ast::Update,
+) -> EngineResult<(u64, u64)> {
     check_no_order_limit(&statement.order_by, &statement.limit)?;
     if statement.from.is_some() || statement.returning.is_some() {
         return Err(error::unsupported("UPDATE ... FROM and RETURNING"));
@@ -351,8 +419,14 @@ pub fn update(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Update)
         let ast::AssignmentTarget::ColumnName(name) = &assignment.target else {
             return Err(error::unsupported("tuple assignments"));
         };
-        let column = name.0.last().map(|p| p.to_string().trim_matches('`').to_string()).unwrap_or_default();
-        let position = table.column_index(&column).ok_or_else(|| error::unknown_column(&column, "field list"))?;
+        let column = name
+            .0
+            .last()
+            .map(|p| p.to_string().trim_matches('`').to_string())
+            .unwrap_or_default();
+        let position = table
+            .column_index(&column)
+            .ok_or_else(|| error::unknown_column(&column, "field list"))?;
         let mut binder = ctx.binder(&scope, "field list");
         assignments.push((position, binder.bind(&assignment.value)?));
     }
@@ -367,7 +441,10 @@ pub fn update(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Update)
         // MySQL evaluates assignments left to right, each seeing the
         // values assigned before it.
         for (position, expr) in &assignments {
-            let value = expr.eval(&strict, std::slice::from_ref(&new))?.pop().unwrap_or(Value::Null);
+            let value = expr
+                .eval(&strict, std::slice::from_ref(&new))?
+                .pop()
+                .unwrap_or(Value::Null);
             let column = &table.columns[*position];
             new[*position] = coerce(value, &column.name, column.sql_type, index + 1)?;
         }
@@ -390,10 +467,16 @@ pub fn update(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Update)
 }
 
 /// Runs DELETE, returning the affected row count.
-pub fn delete(ctx: &ReadContext, writes: &mut WriteSet, statement: &ast::Delete) -> EngineResult<u64> {
+pub fn delete(
+    ctx: &ReadContext,
+    writes: &mut WriteSet,
+    statement: &ast::Delete,
+) -> EngineResult<u64> {
     check_no_order_limit(&statement.order_by, &statement.limit)?;
     if !statement.tables.is_empty() || statement.using.is_some() || statement.returning.is_some() {
-        return Err(error::unsupported("multi-table DELETE, USING and RETURNING"));
+        return Err(error::unsupported(
+            "multi-table DELETE, USING and RETURNING",
+        ));
     }
     let from = match &statement.from {
         ast::FromTable::WithFromKeyword(from) | ast::FromTable::WithoutKeyword(from) => from,

@@ -8,7 +8,11 @@ pub type EngineResult<T> = Result<T, SqlError>;
 
 /// 1105 for syntax or features outside the supported subset.
 pub fn unsupported(what: impl std::fmt::Display) -> SqlError {
-    SqlError::new(1105, "HY000", format!("the reference engine does not support {what}"))
+    SqlError::new(
+        1105,
+        "HY000",
+        format!("the reference engine does not support {what}"),
+    )
 }
 
 /// 1105 with a free-form message, as TiDB reports unregistered errors.
@@ -35,12 +39,20 @@ pub fn no_such_table(db: &str, table: &str) -> SqlError {
 /// 1054 unknown column in the named clause (`field list`, `where clause`,
 /// `order clause`, `group statement`, `having clause`, `on clause`).
 pub fn unknown_column(name: &str, clause: &str) -> SqlError {
-    SqlError::new(1054, "42S22", format!("Unknown column '{name}' in '{clause}'"))
+    SqlError::new(
+        1054,
+        "42S22",
+        format!("Unknown column '{name}' in '{clause}'"),
+    )
 }
 
 /// 1052 ambiguous column.
 pub fn ambiguous_column(name: &str, clause: &str) -> SqlError {
-    SqlError::new(1052, "23000", format!("Column '{name}' in {clause} is ambiguous"))
+    SqlError::new(
+        1052,
+        "23000",
+        format!("Column '{name}' in {clause} is ambiguous"),
+    )
 }
 
 /// 1049 unknown database.
@@ -50,12 +62,20 @@ pub fn unknown_database(db: &str) -> SqlError {
 
 /// 1007 database exists.
 pub fn database_exists(db: &str) -> SqlError {
-    SqlError::new(1007, "HY000", format!("Can't create database '{db}'; database exists"))
+    SqlError::new(
+        1007,
+        "HY000",
+        format!("Can't create database '{db}'; database exists"),
+    )
 }
 
 /// 1008 database does not exist on DROP.
 pub fn database_missing_on_drop(db: &str) -> SqlError {
-    SqlError::new(1008, "HY000", format!("Can't drop database '{db}'; database doesn't exist"))
+    SqlError::new(
+        1008,
+        "HY000",
+        format!("Can't drop database '{db}'; database doesn't exist"),
+    )
 }
 
 /// 1050 table exists.
@@ -75,7 +95,11 @@ pub fn no_database() -> SqlError {
 
 /// 1062 duplicate key.
 pub fn duplicate_entry(entry: &str, key: &str) -> SqlError {
-    SqlError::new(1062, "23000", format!("Duplicate entry '{entry}' for key '{key}'"))
+    SqlError::new(
+        1062,
+        "23000",
+        format!("Duplicate entry '{entry}' for key '{key}'"),
+    )
 }
 
 /// 1048 NOT NULL violation.
@@ -85,27 +109,47 @@ pub fn column_not_null(column: &str) -> SqlError {
 
 /// 1364 missing value for a NOT NULL column without default.
 pub fn no_default(column: &str) -> SqlError {
-    SqlError::new(1364, "HY000", format!("Field '{column}' doesn't have a default value"))
+    SqlError::new(
+        1364,
+        "HY000",
+        format!("Field '{column}' doesn't have a default value"),
+    )
 }
 
 /// 1136 column count mismatch in INSERT.
 pub fn column_count_mismatch(row: usize) -> SqlError {
-    SqlError::new(1136, "21S01", format!("Column count doesn't match value count at row {row}"))
+    SqlError::new(
+        1136,
+        "21S01",
+        format!("Column count doesn't match value count at row {row}"),
+    )
 }
 
 /// 1222 operand column counts differ (set operations, INSERT ... SELECT).
 pub fn operand_columns(count: usize) -> SqlError {
-    SqlError::new(1241, "21000", format!("Operand should contain {count} column(s)"))
+    SqlError::new(
+        1241,
+        "21000",
+        format!("Operand should contain {count} column(s)"),
+    )
 }
 
 /// 1264 value out of range in strict mode.
 pub fn out_of_range(column: &str, row: usize) -> SqlError {
-    SqlError::new(1264, "22003", format!("Out of range value for column '{column}' at row {row}"))
+    SqlError::new(
+        1264,
+        "22003",
+        format!("Out of range value for column '{column}' at row {row}"),
+    )
 }
 
 /// 1406 string too long in strict mode.
 pub fn data_too_long(column: &str, row: usize) -> SqlError {
-    SqlError::new(1406, "22001", format!("Data too long for column '{column}' at row {row}"))
+    SqlError::new(
+        1406,
+        "22001",
+        format!("Data too long for column '{column}' at row {row}"),
+    )
 }
 
 /// 1366 incorrect value for a typed column in strict mode.
@@ -119,7 +163,11 @@ pub fn incorrect_value(kind: &str, value: &str, column: &str, row: usize) -> Sql
 
 /// 1292 incorrect datetime value.
 pub fn truncated_datetime(value: &str) -> SqlError {
-    SqlError::new(1292, "22007", format!("Incorrect datetime value: '{value}'"))
+    SqlError::new(
+        1292,
+        "22007",
+        format!("Incorrect datetime value: '{value}'"),
+    )
 }
 
 /// 1365 division by zero (strict-mode DML only).
@@ -129,7 +177,11 @@ pub fn division_by_zero() -> SqlError {
 
 /// 1690 numeric value out of range in an expression.
 pub fn value_out_of_range(kind: &str, expression: &str) -> SqlError {
-    SqlError::new(1690, "22003", format!("{kind} value is out of range in '{expression}'"))
+    SqlError::new(
+        1690,
+        "22003",
+        format!("{kind} value is out of range in '{expression}'"),
+    )
 }
 
 /// 1055 non-aggregated column with ONLY_FULL_GROUP_BY.
@@ -150,7 +202,11 @@ pub fn invalid_group_use() -> SqlError {
 
 /// 1582 or 1305: a function that does not exist.
 pub fn unknown_function(db: &str, name: &str) -> SqlError {
-    SqlError::new(1305, "42000", format!("FUNCTION {db}.{name} does not exist"))
+    SqlError::new(
+        1305,
+        "42000",
+        format!("FUNCTION {db}.{name} does not exist"),
+    )
 }
 
 /// 1582 wrong argument count.
@@ -169,7 +225,11 @@ pub fn unknown_system_variable(name: &str) -> SqlError {
 
 /// 1298 unknown time zone.
 pub fn unknown_time_zone(name: &str) -> SqlError {
-    SqlError::new(1298, "HY000", format!("Unknown or incorrect time zone: '{name}'"))
+    SqlError::new(
+        1298,
+        "HY000",
+        format!("Unknown or incorrect time zone: '{name}'"),
+    )
 }
 
 /// 8135 invalid AS OF TIMESTAMP, with TiDB's template.
@@ -190,7 +250,11 @@ pub fn future_read_ts() -> SqlError {
 
 /// 1792 write in a READ ONLY transaction.
 pub fn read_only_transaction() -> SqlError {
-    SqlError::new(1792, "25006", "Cannot execute statement in a READ ONLY transaction.")
+    SqlError::new(
+        1792,
+        "25006",
+        "Cannot execute statement in a READ ONLY transaction.",
+    )
 }
 
 /// 1105 write while `tidb_snapshot` is set.
@@ -221,7 +285,11 @@ pub fn duplicate_column(name: &str) -> SqlError {
 
 /// 1067 invalid default value.
 pub fn invalid_default(column: &str) -> SqlError {
-    SqlError::new(1067, "42000", format!("Invalid default value for '{column}'"))
+    SqlError::new(
+        1067,
+        "42000",
+        format!("Invalid default value for '{column}'"),
+    )
 }
 
 /// 1113 table without columns.
@@ -231,5 +299,9 @@ pub fn no_columns() -> SqlError {
 
 /// 1231 invalid value for a variable.
 pub fn wrong_value_for_var(name: &str, value: &str) -> SqlError {
-    SqlError::new(1231, "42000", format!("Variable '{name}' can't be set to the value of '{value}'"))
+    SqlError::new(
+        1231,
+        "42000",
+        format!("Variable '{name}' can't be set to the value of '{value}'"),
+    )
 }

@@ -1,11 +1,12 @@
 //! EXPLAIN output in TiDB's layout: columns `id`, `estRows`, `task`,
 //! `access object`, `operator info`, with tree prefixes in `id`.
 //!
-//! Row estimates are deterministic: a table scan estimates the rows
-//! visible at the read timestamp, each Selection conjunct keeps a third of
-//! its input, a join with an equality condition keeps the larger side
-//! (the product otherwise), an aggregation without GROUP BY gives 1 row
-//! and with GROUP BY keeps its input, and Limit/TopN cap at their count.
+//! Row estimates are deterministic. A table scan estimates the rows
+//! visible at the read timestamp, and each Selection conjunct keeps a
+//! third of its input. A join with an equality condition keeps the larger
+//! side, any other join the product. An aggregation gives 1 row without
+//! GROUP BY and keeps its input with it. Limit and TopN cap at their
+//! count.
 //!
 //! Conjuncts that call a model are not pushed to the storage side: they
 //! form a `MODEL_PREDICATE` operator in the root task above the reader,
@@ -35,19 +36,43 @@ pub struct PlanNode {
 }
 
 impl PlanNode {
-    fn new(name: &str, est_rows: f64, task: &'static str, info: String, children: Vec<PlanNode>) -> PlanNode {
-        PlanNode { name: name.into(), role: "", est_rows, task, access: String::new(), info, children }
+    fn new(
+        name: &str,
+        est_rows: f64,
+        task: &'static str,
+        info: String,
+        children: Vec<PlanNode>,
+    ) -> PlanNode {
+        PlanNode {
+            name: name.into(),
+            role: "",
+            est_rows,
+            task,
+            access: String::new(),
+            info,
+            children,
+        }
     }
 }
 
 fn join_list(exprs: &[Expr]) -> String {
-    exprs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+    exprs
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// The reader subtree of one table, with the pushed-down conjuncts.
+/// Builds the reader subtree of one table, with the pushed-down conjuncts.
 fn reader(ctx: &ReadContext, source: &TableSource, pushed: &[Expr]) -> PlanNode {
     let rows = ctx.store.count(&source.table, ctx.read_ts, ctx.writes) as f64;
-    let mut scan = PlanNode::new("TableFullScan", rows, "cop[tikv]", "keep order:false, stats:pseudo".into(), Vec::new());
+    let mut scan = PlanNode::new(
+        "TableFullScan",
+        rows,
+        "cop[tikv]",
+        "keep order:false, stats:pseudo".into(),
+        Vec::new(),
+    );
     let access = if source.alias.eq_ignore_ascii_case(&source.table.name) {
         format!("table:{}", source.table.name)
     } else {
@@ -58,12 +83,24 @@ fn reader(ctx: &ReadContext, source: &TableSource, pushed: &[Expr]) -> PlanNode 
         scan
     } else {
         let estimate = rows * (1.0f64 / 3.0).powi(pushed.len() as i32);
-        PlanNode::new("Selection", estimate, "cop[tikv]", join_list(pushed), vec![scan])
+        PlanNode::new(
+            "Selection",
+            estimate,
+            "cop[tikv]",
+            join_list(pushed),
+            vec![scan],
+        )
     };
-    PlanNode::new("TableReader", top.est_rows, "root", format!("data:{}", top.name), vec![top])
+    PlanNode::new(
+        "TableReader",
+        top.est_rows,
+        "root",
+        format!("data:{}", top.name),
+        vec![top],
+    )
 }
 
-/// Which input columns an expression reads.
+/// Lists the input columns an expression reads.
 fn columns_of(expr: &Expr) -> Vec<usize> {
     let mut out = Vec::new();
     expr.visit(&mut |e| {
@@ -76,7 +113,11 @@ fn columns_of(expr: &Expr) -> Vec<usize> {
 
 /// Builds the operator tree of a planned SELECT.
 pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
-    let (plain, model): (Vec<Expr>, Vec<Expr>) = plan.filters.iter().cloned().partition(|e| !e.has_model_call());
+    let (plain, model): (Vec<Expr>, Vec<Expr>) = plan
+        .filters
+        .iter()
+        .cloned()
+        .partition(|e| !e.has_model_call());
 
     let mut node = match &plan.first {
         None => PlanNode::new("TableDual", 1.0, "root", "rows:1".into(), Vec::new()),
@@ -92,15 +133,23 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
             let table_of = |expr: &Expr| -> Option<usize> {
                 let columns = columns_of(expr);
                 let first_column = *columns.first()?;
-                let table = bounds.iter().position(|(lo, hi)| first_column >= *lo && first_column < *hi)?;
+                let table = bounds
+                    .iter()
+                    .position(|(lo, hi)| first_column >= *lo && first_column < *hi)?;
                 let (lo, hi) = bounds[table];
                 columns.iter().all(|c| *c >= lo && *c < hi).then_some(table)
             };
             let mut pushed: Vec<Vec<Expr>> = vec![Vec::new(); sources.len()];
             let mut remaining = Vec::new();
-            for conjunct in plain.iter().chain(plan.joins.iter().flat_map(|j| j.on.iter())) {
+            for conjunct in plain
+                .iter()
+                .chain(plan.joins.iter().flat_map(|j| j.on.iter()))
+            {
                 match table_of(conjunct) {
-                    Some(table) if sources.len() > 1 || !plan.joins.iter().any(|j| j.on.contains(conjunct)) => {
+                    Some(table)
+                        if sources.len() > 1
+                            || !plan.joins.iter().any(|j| j.on.contains(conjunct)) =>
+                    {
                         pushed[table].push(conjunct.clone())
                     }
                     _ => remaining.push(conjunct.clone()),
@@ -113,7 +162,11 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
                     .drain(..)
                     .partition(|e| matches!(e, Expr::Binary { op: BinaryOp::Eq, left, right } if matches!(**left, Expr::Column{..}) && matches!(**right, Expr::Column{..})));
                 remaining = other;
-                let estimate = if equal.is_empty() { node.est_rows * right.est_rows } else { node.est_rows.max(right.est_rows) };
+                let estimate = if equal.is_empty() {
+                    node.est_rows * right.est_rows
+                } else {
+                    node.est_rows.max(right.est_rows)
+                };
                 let info = if equal.is_empty() {
                     "CARTESIAN inner join".to_string()
                 } else {
@@ -127,7 +180,13 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
             }
             if !remaining.is_empty() {
                 let estimate = node.est_rows * (1.0f64 / 3.0).powi(remaining.len() as i32);
-                node = PlanNode::new("Selection", estimate, "root", join_list(&remaining), vec![node]);
+                node = PlanNode::new(
+                    "Selection",
+                    estimate,
+                    "root",
+                    join_list(&remaining),
+                    vec![node],
+                );
             }
             node
         }
@@ -135,11 +194,21 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
 
     if !model.is_empty() {
         let estimate = node.est_rows * (1.0f64 / 3.0).powi(model.len() as i32);
-        node = PlanNode::new("MODEL_PREDICATE", estimate, "root", join_list(&model), vec![node]);
+        node = PlanNode::new(
+            "MODEL_PREDICATE",
+            estimate,
+            "root",
+            join_list(&model),
+            vec![node],
+        );
     }
 
     if let Some(state) = &plan.agg {
-        let estimate = if state.group_by.is_empty() { 1.0 } else { node.est_rows };
+        let estimate = if state.group_by.is_empty() {
+            1.0
+        } else {
+            node.est_rows
+        };
         let mut info = Vec::new();
         if !state.group_by.is_empty() {
             info.push(format!("group by:{}", join_list(&state.group_by)));
@@ -151,7 +220,13 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
         node = PlanNode::new("HashAgg", estimate, "root", info.join(", "), vec![node]);
         if !plan.having.is_empty() {
             let estimate = node.est_rows * (1.0f64 / 3.0).powi(plan.having.len() as i32);
-            node = PlanNode::new("Selection", estimate, "root", join_list(&plan.having), vec![node]);
+            node = PlanNode::new(
+                "Selection",
+                estimate,
+                "root",
+                join_list(&plan.having),
+                vec![node],
+            );
         }
     }
 
@@ -160,29 +235,58 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
         .iter()
         .map(|(position, descending)| {
             let key = plan.projection[*position].to_string();
-            if *descending { format!("{key}:desc") } else { key }
+            if *descending {
+                format!("{key}:desc")
+            } else {
+                key
+            }
         })
         .collect();
     let trivial_projection = plan.agg.is_none()
         && plan.projection.len() == plan.input_width
-        && plan.projection.iter().enumerate().all(|(i, e)| matches!(e, Expr::Column { index, .. } if *index == i));
+        && plan
+            .projection
+            .iter()
+            .enumerate()
+            .all(|(i, e)| matches!(e, Expr::Column { index, .. } if *index == i));
     let projection = |node: PlanNode| -> PlanNode {
         if trivial_projection {
             return node;
         }
-        let name = if plan.projection.iter().any(Expr::has_model_call) { "MODEL_PROJECT" } else { "Projection" };
-        PlanNode::new(name, node.est_rows, "root", join_list(&plan.projection[..plan.visible]), vec![node])
+        let name = if plan.projection.iter().any(Expr::has_model_call) {
+            "MODEL_PROJECT"
+        } else {
+            "Projection"
+        };
+        PlanNode::new(
+            name,
+            node.est_rows,
+            "root",
+            join_list(&plan.projection[..plan.visible]),
+            vec![node],
+        )
     };
 
     match (plan.order.is_empty(), plan.limit) {
         (false, Some(limit)) => {
             let estimate = node.est_rows.min(limit as f64);
-            let info = format!("{}, offset:{}, count:{}", sort_keys.join(", "), plan.offset, limit);
+            let info = format!(
+                "{}, offset:{}, count:{}",
+                sort_keys.join(", "),
+                plan.offset,
+                limit
+            );
             node = projection(PlanNode::new("TopN", estimate, "root", info, vec![node]));
         }
         (false, None) => {
             let estimate = node.est_rows;
-            node = projection(PlanNode::new("Sort", estimate, "root", sort_keys.join(", "), vec![node]));
+            node = projection(PlanNode::new(
+                "Sort",
+                estimate,
+                "root",
+                sort_keys.join(", "),
+                vec![node],
+            ));
         }
         (true, Some(limit)) => {
             let estimate = node.est_rows.min(limit as f64);
@@ -192,7 +296,13 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
         (true, None) => node = projection(node),
     }
     if plan.distinct {
-        node = PlanNode::new("HashAgg", node.est_rows, "root", format!("group by:{}", join_list(&plan.projection[..plan.visible])), vec![node]);
+        node = PlanNode::new(
+            "HashAgg",
+            node.est_rows,
+            "root",
+            format!("group by:{}", join_list(&plan.projection[..plan.visible])),
+            vec![node],
+        );
     }
     node
 }
@@ -204,12 +314,21 @@ pub fn render(root: &PlanNode) -> ResultSet {
     walk(root, "", true, true, &mut rows);
     let columns = ["id", "estRows", "task", "access object", "operator info"]
         .iter()
-        .map(|name| Column { name: (*name).into(), column_type: ColumnType::Text })
+        .map(|name| Column {
+            name: (*name).into(),
+            column_type: ColumnType::Text,
+        })
         .collect();
     ResultSet { columns, rows }
 }
 
-fn walk(node: &PlanNode, indent: &str, last: bool, root: bool, rows: &mut Vec<Vec<Option<String>>>) {
+fn walk(
+    node: &PlanNode,
+    indent: &str,
+    last: bool,
+    root: bool,
+    rows: &mut Vec<Vec<Option<String>>>,
+) {
     let prefix = if root {
         String::new()
     } else if last {
@@ -232,6 +351,12 @@ fn walk(node: &PlanNode, indent: &str, last: bool, root: bool, rows: &mut Vec<Ve
         format!("{indent}│ ")
     };
     for (i, child) in node.children.iter().enumerate() {
-        walk(child, &child_indent, i + 1 == node.children.len(), false, rows);
+        walk(
+            child,
+            &child_indent,
+            i + 1 == node.children.len(),
+            false,
+            rows,
+        );
     }
 }

@@ -7,12 +7,12 @@
 
 use std::fmt;
 
+use super::decimal::Decimal;
 use super::error::{self, EngineResult};
 use super::functions;
 use super::storage::Row;
 use super::time::{DateTime, IntervalUnit};
 use super::value::{compare, SqlType, Value};
-use super::decimal::Decimal;
 
 /// Binary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,7 +269,9 @@ impl Expr {
         match self {
             Expr::Literal(_) | Expr::Column { .. } => {}
             Expr::Not(e) | Expr::Negate(e) => e.visit(f),
-            Expr::IsNull { expr, .. } | Expr::IsBool { expr, .. } | Expr::Cast { expr, .. } => expr.visit(f),
+            Expr::IsNull { expr, .. } | Expr::IsBool { expr, .. } | Expr::Cast { expr, .. } => {
+                expr.visit(f)
+            }
             Expr::Binary { left, right, .. } => {
                 left.visit(f);
                 right.visit(f);
@@ -278,7 +280,9 @@ impl Expr {
                 expr.visit(f);
                 list.iter().for_each(|e| e.visit(f));
             }
-            Expr::Between { expr, low, high, .. } => {
+            Expr::Between {
+                expr, low, high, ..
+            } => {
                 expr.visit(f);
                 low.visit(f);
                 high.visit(f);
@@ -287,7 +291,11 @@ impl Expr {
                 expr.visit(f);
                 pattern.visit(f);
             }
-            Expr::Case { operand, branches, otherwise } => {
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
                 if let Some(o) = operand {
                     o.visit(f);
                 }
@@ -299,7 +307,9 @@ impl Expr {
                     o.visit(f);
                 }
             }
-            Expr::Call { args, .. } | Expr::ModelPredict { args, .. } => args.iter().for_each(|e| e.visit(f)),
+            Expr::Call { args, .. } | Expr::ModelPredict { args, .. } => {
+                args.iter().for_each(|e| e.visit(f))
+            }
             Expr::DateArith { expr, amount, .. } => {
                 expr.visit(f);
                 amount.visit(f);
@@ -312,9 +322,18 @@ impl Expr {
         match self {
             Expr::Column { sql_type, .. } => Some(*sql_type),
             Expr::Literal(Value::Null) => Some(SqlType::Null),
-            Expr::Cast { target: CastTarget::Double, .. } => Some(SqlType::Double),
-            Expr::Cast { target: CastTarget::Float, .. } => Some(SqlType::Float),
-            Expr::Cast { target: CastTarget::Decimal(p, s), .. } => Some(SqlType::Decimal(*p, *s)),
+            Expr::Cast {
+                target: CastTarget::Double,
+                ..
+            } => Some(SqlType::Double),
+            Expr::Cast {
+                target: CastTarget::Float,
+                ..
+            } => Some(SqlType::Float),
+            Expr::Cast {
+                target: CastTarget::Decimal(p, s),
+                ..
+            } => Some(SqlType::Decimal(*p, *s)),
             _ => None,
         }
     }
@@ -324,23 +343,48 @@ impl Expr {
         let n = rows.len();
         match self {
             Expr::Literal(v) => Ok(vec![v.clone(); n]),
-            Expr::Column { index, .. } => Ok(rows.iter().map(|r| r.get(*index).cloned().unwrap_or(Value::Null)).collect()),
-            Expr::Not(e) => Ok(e.eval(ctx, rows)?.iter().map(|v| bool_value(v.truth().map(|b| !b))).collect()),
+            Expr::Column { index, .. } => Ok(rows
+                .iter()
+                .map(|r| r.get(*index).cloned().unwrap_or(Value::Null))
+                .collect()),
+            Expr::Not(e) => Ok(e
+                .eval(ctx, rows)?
+                .iter()
+                .map(|v| bool_value(v.truth().map(|b| !b)))
+                .collect()),
             Expr::Negate(e) => e.eval(ctx, rows)?.iter().map(negate).collect(),
             Expr::Binary { op, left, right } => {
                 let l = left.eval(ctx, rows)?;
                 let r = right.eval(ctx, rows)?;
-                l.iter().zip(r.iter()).map(|(a, b)| binary(*op, a, b, ctx, self)).collect()
+                l.iter()
+                    .zip(r.iter())
+                    .map(|(a, b)| binary(*op, a, b, ctx, self))
+                    .collect()
             }
-            Expr::IsNull { expr, negated } => Ok(expr.eval(ctx, rows)?.iter().map(|v| Value::Int((v.is_null() != *negated) as i64)).collect()),
-            Expr::IsBool { expr, value, negated } => Ok(expr
+            Expr::IsNull { expr, negated } => Ok(expr
+                .eval(ctx, rows)?
+                .iter()
+                .map(|v| Value::Int((v.is_null() != *negated) as i64))
+                .collect()),
+            Expr::IsBool {
+                expr,
+                value,
+                negated,
+            } => Ok(expr
                 .eval(ctx, rows)?
                 .iter()
                 .map(|v| Value::Int(((v.truth() == Some(*value)) != *negated) as i64))
                 .collect()),
-            Expr::In { expr, list, negated } => {
+            Expr::In {
+                expr,
+                list,
+                negated,
+            } => {
                 let operand = expr.eval(ctx, rows)?;
-                let candidates: Vec<Vec<Value>> = list.iter().map(|e| e.eval(ctx, rows)).collect::<EngineResult<_>>()?;
+                let candidates: Vec<Vec<Value>> = list
+                    .iter()
+                    .map(|e| e.eval(ctx, rows))
+                    .collect::<EngineResult<_>>()?;
                 Ok((0..n)
                     .map(|i| {
                         let result = in_list(&operand[i], candidates.iter().map(|c| &c[i]));
@@ -348,7 +392,12 @@ impl Expr {
                     })
                     .collect())
             }
-            Expr::Between { expr, low, high, negated } => {
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
                 let v = expr.eval(ctx, rows)?;
                 let lo = low.eval(ctx, rows)?;
                 let hi = high.eval(ctx, rows)?;
@@ -360,18 +409,30 @@ impl Expr {
                     })
                     .collect())
             }
-            Expr::Like { expr, pattern, negated } => {
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => {
                 let v = expr.eval(ctx, rows)?;
                 let p = pattern.eval(ctx, rows)?;
                 Ok(v.iter()
                     .zip(p.iter())
-                    .map(|(value, pattern)| match (value.to_text(), pattern.to_text()) {
-                        (Some(value), Some(pattern)) => Value::Int((like_match(&value, &pattern) != *negated) as i64),
-                        _ => Value::Null,
-                    })
+                    .map(
+                        |(value, pattern)| match (value.to_text(), pattern.to_text()) {
+                            (Some(value), Some(pattern)) => {
+                                Value::Int((like_match(&value, &pattern) != *negated) as i64)
+                            }
+                            _ => Value::Null,
+                        },
+                    )
                     .collect())
             }
-            Expr::Case { operand, branches, otherwise } => {
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
                 let operand = operand.as_ref().map(|o| o.eval(ctx, rows)).transpose()?;
                 let mut result = match otherwise {
                     Some(o) => o.eval(ctx, rows)?,
@@ -386,7 +447,9 @@ impl Expr {
                             continue;
                         }
                         let hit = match &operand {
-                            Some(o) => compare(&o[i], &conditions[i]) == Some(std::cmp::Ordering::Equal),
+                            Some(o) => {
+                                compare(&o[i], &conditions[i]) == Some(std::cmp::Ordering::Equal)
+                            }
                             None => conditions[i].truth() == Some(true),
                         };
                         if hit {
@@ -398,11 +461,23 @@ impl Expr {
                 Ok(result)
             }
             Expr::Call { name, args } => {
-                let evaluated: Vec<Vec<Value>> = args.iter().map(|a| a.eval(ctx, rows)).collect::<EngineResult<_>>()?;
+                let evaluated: Vec<Vec<Value>> = args
+                    .iter()
+                    .map(|a| a.eval(ctx, rows))
+                    .collect::<EngineResult<_>>()?;
                 functions::call(name, &evaluated, n, ctx)
             }
-            Expr::Cast { expr, target } => expr.eval(ctx, rows)?.iter().map(|v| cast(v, *target)).collect(),
-            Expr::DateArith { expr, amount, unit, subtract } => {
+            Expr::Cast { expr, target } => expr
+                .eval(ctx, rows)?
+                .iter()
+                .map(|v| cast(v, *target))
+                .collect(),
+            Expr::DateArith {
+                expr,
+                amount,
+                unit,
+                subtract,
+            } => {
                 let base = expr.eval(ctx, rows)?;
                 let amounts = amount.eval(ctx, rows)?;
                 Ok(base
@@ -473,7 +548,9 @@ fn like_from(value: &[char], pattern: &[char]) -> bool {
     match first {
         '%' => (0..=value.len()).any(|skip| like_from(&value[skip..], rest)),
         '_' => !value.is_empty() && like_from(&value[1..], rest),
-        '\\' if !rest.is_empty() => !value.is_empty() && value[0] == rest[0] && like_from(&value[1..], &rest[1..]),
+        '\\' if !rest.is_empty() => {
+            !value.is_empty() && value[0] == rest[0] && like_from(&value[1..], &rest[1..])
+        }
         c => !value.is_empty() && value[0] == c && like_from(&value[1..], rest),
     }
 }
@@ -496,7 +573,13 @@ fn is_exact(value: &Value) -> bool {
     matches!(value, Value::Int(_) | Value::Decimal(_))
 }
 
-fn binary(op: BinaryOp, a: &Value, b: &Value, ctx: &EvalContext, expr: &Expr) -> EngineResult<Value> {
+fn binary(
+    op: BinaryOp,
+    a: &Value,
+    b: &Value,
+    ctx: &EvalContext,
+    expr: &Expr,
+) -> EngineResult<Value> {
     match op {
         BinaryOp::And => return Ok(bool_value(and3(a.truth(), b.truth()))),
         BinaryOp::Or => return Ok(bool_value(or3(a.truth(), b.truth()))),
@@ -513,7 +596,12 @@ fn binary(op: BinaryOp, a: &Value, b: &Value, ctx: &EvalContext, expr: &Expr) ->
                 _ => (compare(a, b) == Some(std::cmp::Ordering::Equal)) as i64,
             }))
         }
-        BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
+        BinaryOp::Eq
+        | BinaryOp::NotEq
+        | BinaryOp::Lt
+        | BinaryOp::LtEq
+        | BinaryOp::Gt
+        | BinaryOp::GtEq => {
             let ordering = compare(a, b);
             return Ok(bool_value(ordering.map(|o| match op {
                 BinaryOp::Eq => o.is_eq(),
@@ -533,7 +621,11 @@ fn binary(op: BinaryOp, a: &Value, b: &Value, ctx: &EvalContext, expr: &Expr) ->
     let a = datetime_as_number(a);
     let b = datetime_as_number(b);
     let overflow = || {
-        let kind = if is_exact(&a) && is_exact(&b) { "BIGINT" } else { "DOUBLE" };
+        let kind = if is_exact(&a) && is_exact(&b) {
+            "BIGINT"
+        } else {
+            "DOUBLE"
+        };
         let text = match expr {
             Expr::Binary { left, right, .. } => format!("({left} {} {right})", op.sql_symbol()),
             other => other.to_string(),
@@ -544,7 +636,11 @@ fn binary(op: BinaryOp, a: &Value, b: &Value, ctx: &EvalContext, expr: &Expr) ->
     if op == BinaryOp::Div || op == BinaryOp::Mod || op == BinaryOp::IntDiv {
         let zero = b.to_f64() == Some(0.0) && b.truth() == Some(false);
         if zero {
-            return if ctx.strict_division { Err(error::division_by_zero()) } else { Ok(Value::Null) };
+            return if ctx.strict_division {
+                Err(error::division_by_zero())
+            } else {
+                Ok(Value::Null)
+            };
         }
     }
 
@@ -574,7 +670,10 @@ fn binary(op: BinaryOp, a: &Value, b: &Value, ctx: &EvalContext, expr: &Expr) ->
                 let scale = x.scale.max(y.scale);
                 let (xs, ys) = (x.rescale(scale), y.rescale(scale));
                 match (xs, ys) {
-                    (Some(xs), Some(ys)) => Some(Decimal { coefficient: xs.coefficient % ys.coefficient, scale }),
+                    (Some(xs), Some(ys)) => Some(Decimal {
+                        coefficient: xs.coefficient % ys.coefficient,
+                        scale,
+                    }),
                     _ => None,
                 }
             }
@@ -612,7 +711,9 @@ fn binary(op: BinaryOp, a: &Value, b: &Value, ctx: &EvalContext, expr: &Expr) ->
 
 fn datetime_as_number(value: &Value) -> Value {
     match value {
-        Value::DateTime(dt) => Value::Decimal(Decimal::parse(&dt.to_number_string()).unwrap_or(Decimal::from_i64(0))),
+        Value::DateTime(dt) => {
+            Value::Decimal(Decimal::parse(&dt.to_number_string()).unwrap_or(Decimal::from_i64(0)))
+        }
         other => other.clone(),
     }
 }
@@ -629,7 +730,11 @@ fn date_arith(base: &Value, amount: &Value, unit: IntervalUnit, subtract: bool) 
     let Some(amount) = amount.to_i64() else {
         return Value::Null;
     };
-    let amount = if subtract { amount.checked_neg() } else { Some(amount) };
+    let amount = if subtract {
+        amount.checked_neg()
+    } else {
+        Some(amount)
+    };
     match amount.and_then(|a| datetime.add_interval(a, unit)) {
         Some(result) => Value::DateTime(result),
         None => Value::Null,
@@ -655,7 +760,9 @@ pub fn cast(value: &Value, target: CastTarget) -> EngineResult<Value> {
                 Some(fitted) => Value::Decimal(fitted),
                 None => {
                     // MySQL clips to the largest value of the type.
-                    let nines = "9".repeat((p - s) as usize) + if s > 0 { "." } else { "" } + &"9".repeat(s as usize);
+                    let nines = "9".repeat((p - s) as usize)
+                        + if s > 0 { "." } else { "" }
+                        + &"9".repeat(s as usize);
                     let max = Decimal::parse(&nines).unwrap_or(Decimal::from_i64(0));
                     Value::Decimal(if d.coefficient < 0 { max.negate() } else { max })
                 }
@@ -688,9 +795,19 @@ impl fmt::Display for Expr {
             Expr::Binary { op, left, right } => {
                 write!(f, "{}({left}, {right})", op.tidb_name())
             }
-            Expr::IsNull { expr, negated: false } => write!(f, "isnull({expr})"),
-            Expr::IsNull { expr, negated: true } => write!(f, "not(isnull({expr}))"),
-            Expr::IsBool { expr, value, negated } => {
+            Expr::IsNull {
+                expr,
+                negated: false,
+            } => write!(f, "isnull({expr})"),
+            Expr::IsNull {
+                expr,
+                negated: true,
+            } => write!(f, "not(isnull({expr}))"),
+            Expr::IsBool {
+                expr,
+                value,
+                negated,
+            } => {
                 let name = if *value { "istrue" } else { "isfalse" };
                 if *negated {
                     write!(f, "not({name}({expr}))")
@@ -698,7 +815,11 @@ impl fmt::Display for Expr {
                     write!(f, "{name}({expr})")
                 }
             }
-            Expr::In { expr, list, negated } => {
+            Expr::In {
+                expr,
+                list,
+                negated,
+            } => {
                 let items: Vec<String> = list.iter().map(|e| e.to_string()).collect();
                 if *negated {
                     write!(f, "not(in({expr}, {}))", items.join(", "))
@@ -706,7 +827,12 @@ impl fmt::Display for Expr {
                     write!(f, "in({expr}, {})", items.join(", "))
                 }
             }
-            Expr::Between { expr, low, high, negated } => {
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
                 let inner = format!("and(ge({expr}, {low}), le({expr}, {high}))");
                 if *negated {
                     write!(f, "not({inner})")
@@ -714,14 +840,22 @@ impl fmt::Display for Expr {
                     write!(f, "{inner}")
                 }
             }
-            Expr::Like { expr, pattern, negated } => {
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => {
                 if *negated {
                     write!(f, "not(like({expr}, {pattern}, 92))")
                 } else {
                     write!(f, "like({expr}, {pattern}, 92)")
                 }
             }
-            Expr::Case { operand, branches, otherwise } => {
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+            } => {
                 let mut parts = Vec::new();
                 for (when, then) in branches {
                     match operand {
@@ -740,11 +874,24 @@ impl fmt::Display for Expr {
                 write!(f, "{name}({})", items.join(", "))
             }
             Expr::Cast { expr, target } => write!(f, "cast({expr}, {target:?})"),
-            Expr::DateArith { expr, amount, unit, subtract } => {
+            Expr::DateArith {
+                expr,
+                amount,
+                unit,
+                subtract,
+            } => {
                 let name = if *subtract { "date_sub" } else { "date_add" };
-                write!(f, "{name}({expr}, {amount}, \"{}\")", format!("{unit:?}").to_uppercase())
+                write!(
+                    f,
+                    "{name}({expr}, {amount}, \"{}\")",
+                    format!("{unit:?}").to_uppercase()
+                )
             }
-            Expr::ModelPredict { model, args, output } => {
+            Expr::ModelPredict {
+                model,
+                args,
+                output,
+            } => {
                 let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
                 write!(f, "model_predict({model}, {})", items.join(", "))?;
                 if let Some(output) = output {
@@ -771,7 +918,11 @@ mod tests {
             ("", "%", true),
             ("abc", "%b", false),
         ] {
-            assert_eq!(like_match(value, pattern), expected, "{value} LIKE {pattern}");
+            assert_eq!(
+                like_match(value, pattern),
+                expected,
+                "{value} LIKE {pattern}"
+            );
         }
     }
 }

@@ -22,12 +22,18 @@ use super::value::Value;
 use crate::target::{Column, ColumnType, Outcome, ResultSet};
 
 fn affected(rows: u64) -> Outcome {
-    Outcome::Affected { rows, info: String::new() }
+    Outcome::Affected {
+        rows,
+        info: String::new(),
+    }
 }
 
 fn text_rows(name: &str, values: Vec<String>) -> Outcome {
     Outcome::Rows(ResultSet {
-        columns: vec![Column { name: name.into(), column_type: ColumnType::Text }],
+        columns: vec![Column {
+            name: name.into(),
+            column_type: ColumnType::Text,
+        }],
         rows: values.into_iter().map(|v| vec![Some(v)]).collect(),
     })
 }
@@ -38,7 +44,11 @@ fn parse_error(sql: &str, error: sqlparser::parser::ParserError) -> error::SqlEr
     let near = message
         .rsplit_once("Column: ")
         .and_then(|(_, column)| column.trim().parse::<usize>().ok())
-        .and_then(|column| sql.char_indices().nth(column.saturating_sub(1)).map(|(i, _)| &sql[i..]))
+        .and_then(|column| {
+            sql.char_indices()
+                .nth(column.saturating_sub(1))
+                .map(|(i, _)| &sql[i..])
+        })
         .unwrap_or(sql);
     error::syntax(near)
 }
@@ -86,11 +96,12 @@ impl Session {
                 Ok(affected(0))
             }
             "CREATE" | "DROP" if matches!(word(1).as_str(), "DATABASE" | "SCHEMA") => {
-                let (if_clause, name_at) = match (word(2).as_str(), word(3).as_str(), word(4).as_str()) {
-                    ("IF", "NOT", "EXISTS") => (true, 5),
-                    ("IF", "EXISTS", _) => (true, 4),
-                    _ => (false, 2),
-                };
+                let (if_clause, name_at) =
+                    match (word(2).as_str(), word(3).as_str(), word(4).as_str()) {
+                        ("IF", "NOT", "EXISTS") => (true, 5),
+                        ("IF", "EXISTS", _) => (true, 4),
+                        _ => (false, 2),
+                    };
                 if lexemes.len() != name_at + 1 {
                     return Err(error::syntax(rest_from(name_at.min(lexemes.len()))));
                 }
@@ -102,14 +113,22 @@ impl Session {
                 } else {
                     ddl::drop_database(&mut store, &name, if_clause)?;
                     drop(store);
-                    if self.database.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(&name)) {
+                    if self
+                        .database
+                        .as_deref()
+                        .is_some_and(|d| d.eq_ignore_ascii_case(&name))
+                    {
                         self.database = None;
                     }
                 }
                 Ok(affected(if first == "DROP" { 0 } else { 1 }))
             }
             "DROP" if word(1) == "TABLE" => {
-                let (if_exists, from) = if word(2) == "IF" && word(3) == "EXISTS" { (true, 4) } else { (false, 2) };
+                let (if_exists, from) = if word(2) == "IF" && word(3) == "EXISTS" {
+                    (true, 4)
+                } else {
+                    (false, 2)
+                };
                 let mut names = Vec::new();
                 for part in rest_from(from).split(',') {
                     names.push(self.qualify(part.trim())?);
@@ -136,7 +155,9 @@ impl Session {
                 }
                 if word(1) == "FORMAT" {
                     let format = match lexemes.get(3).map(|l| &l.token) {
-                        Some(Token::SingleQuotedString(s)) | Some(Token::DoubleQuotedString(s)) => s.to_ascii_lowercase(),
+                        Some(Token::SingleQuotedString(s)) | Some(Token::DoubleQuotedString(s)) => {
+                            s.to_ascii_lowercase()
+                        }
                         _ => return Err(error::syntax(rest_from(1))),
                     };
                     if format != "brief" && format != "row" {
@@ -145,14 +166,21 @@ impl Session {
                     i = 4;
                 }
                 if word(i) != "SELECT" {
-                    return Err(error::unsupported("EXPLAIN of statements other than SELECT"));
+                    return Err(error::unsupported(
+                        "EXPLAIN of statements other than SELECT",
+                    ));
                 }
                 self.data_statement(rest_from(i), true)
             }
             "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "WITH" => self.data_statement(sql, false),
             "CREATE" if word(1) == "TABLE" => self.data_statement(sql, false),
             _ => {
-                let what = lexemes.iter().take(2).filter_map(Lexeme::keyword).collect::<Vec<_>>().join(" ");
+                let what = lexemes
+                    .iter()
+                    .take(2)
+                    .filter_map(Lexeme::keyword)
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 Err(error::unsupported(format!("the statement {what}")))
             }
         }
@@ -161,7 +189,10 @@ impl Session {
     fn qualify(&self, name: &str) -> EngineResult<(String, String)> {
         let parts: Vec<String> = name.split('.').map(|p| unquote(p.trim())).collect();
         match parts.as_slice() {
-            [t] if !t.is_empty() => Ok((self.database.clone().ok_or_else(error::no_database)?, t.clone())),
+            [t] if !t.is_empty() => Ok((
+                self.database.clone().ok_or_else(error::no_database)?,
+                t.clone(),
+            )),
             [d, t] => Ok((d.clone(), t.clone())),
             _ => Err(error::syntax(name)),
         }
@@ -179,7 +210,9 @@ impl Session {
     /// Evaluates a constant expression (no columns) at the current time.
     fn eval_constant(&self, text: &str) -> EngineResult<Value> {
         let dialect = MySqlDialect {};
-        let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(|e| parse_error(text, e))?;
+        let mut parser = Parser::new(&dialect)
+            .try_with_sql(text)
+            .map_err(|e| parse_error(text, e))?;
         let expr = parser.parse_expr().map_err(|e| parse_error(text, e))?;
         if parser.peek_token().token != Token::EOF {
             return Err(error::syntax(text));
@@ -200,7 +233,10 @@ impl Session {
             select_position: 0,
         };
         let bound = binder.bind(&expr)?;
-        Ok(bound.eval(&eval, &[Vec::new()])?.pop().unwrap_or(Value::Null))
+        Ok(bound
+            .eval(&eval, &[Vec::new()])?
+            .pop()
+            .unwrap_or(Value::Null))
     }
 
     fn eval_context(&self, now_ts: u64, strict_division: bool) -> EvalContext {
@@ -213,10 +249,17 @@ impl Session {
     }
 
     fn start_transaction(&mut self, lexemes: &[Lexeme], sql: &str) -> EngineResult<Outcome> {
-        let words: Vec<String> = lexemes.iter().skip(2).take(5).filter_map(Lexeme::keyword).collect();
+        let words: Vec<String> = lexemes
+            .iter()
+            .skip(2)
+            .take(5)
+            .filter_map(Lexeme::keyword)
+            .collect();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         match words.as_slice() {
-            [] | ["WITH", "CONSISTENT", "SNAPSHOT", ..] | ["READ", "WRITE", ..] => self.begin(false, None)?,
+            [] | ["WITH", "CONSISTENT", "SNAPSHOT", ..] | ["READ", "WRITE", ..] => {
+                self.begin(false, None)?
+            }
             ["READ", "ONLY", "AS", "OF", "TIMESTAMP"] => {
                 let Some(expr_start) = lexemes.get(7) else {
                     return Err(error::syntax(sql));
@@ -235,12 +278,19 @@ impl Session {
     }
 
     fn set_transaction(&mut self, lexemes: &[Lexeme], sql: &str) -> EngineResult<Outcome> {
-        let words: Vec<String> = lexemes.iter().skip(2).take(6).filter_map(Lexeme::keyword).collect();
+        let words: Vec<String> = lexemes
+            .iter()
+            .skip(2)
+            .take(6)
+            .filter_map(Lexeme::keyword)
+            .collect();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         match words.as_slice() {
             ["READ", "ONLY", "AS", "OF", "TIMESTAMP", ..] => {
                 if self.txn.as_ref().is_some_and(|t| t.explicit) {
-                    return Err(error::invalid_as_of("as of timestamp can't be set in transaction."));
+                    return Err(error::invalid_as_of(
+                        "as of timestamp can't be set in transaction.",
+                    ));
                 }
                 let Some(expr_start) = lexemes.get(7) else {
                     return Err(error::syntax(sql));
@@ -254,14 +304,19 @@ impl Session {
                 Ok(affected(0))
             }
             ["ISOLATION", "LEVEL", "REPEATABLE", "READ", ..] => Ok(affected(0)),
-            _ => Err(error::unsupported(format!("`{sql}` (only READ ONLY AS OF TIMESTAMP and REPEATABLE READ)"))),
+            _ => Err(error::unsupported(format!(
+                "`{sql}` (only READ ONLY AS OF TIMESTAMP and REPEATABLE READ)"
+            ))),
         }
     }
 
     fn set_variables(&mut self, assignments: &str) -> EngineResult<Outcome> {
         for assignment in split_top_level(assignments)? {
             let lexemes = preparse::lex(&assignment)?;
-            let Some(eq) = lexemes.iter().position(|l| matches!(l.token, Token::Eq | Token::Assignment)) else {
+            let Some(eq) = lexemes
+                .iter()
+                .position(|l| matches!(l.token, Token::Eq | Token::Assignment))
+            else {
                 if lexemes.first().is_some_and(|l| l.is("NAMES")) {
                     continue;
                 }
@@ -270,15 +325,20 @@ impl Session {
             let target: String = assignment[..lexemes[eq].start].trim().to_string();
             let value_text = assignment[lexemes[eq].end..].trim();
             let value = match lexemes.get(eq + 1) {
-                Some(Lexeme { token: Token::Word(w), .. })
-                    if eq + 2 == lexemes.len() && w.quote_style.is_none() && !w.value.starts_with('@') =>
+                Some(Lexeme {
+                    token: Token::Word(w),
+                    ..
+                }) if eq + 2 == lexemes.len()
+                    && w.quote_style.is_none()
+                    && !w.value.starts_with('@') =>
                 {
                     Value::Str(w.value.clone())
                 }
                 _ => self.eval_constant(value_text)?,
             };
             if let Some(name) = target.strip_prefix('@').filter(|n| !n.starts_with('@')) {
-                self.user_vars.insert(unquote(name).to_ascii_lowercase(), value);
+                self.user_vars
+                    .insert(unquote(name).to_ascii_lowercase(), value);
                 continue;
             }
             let lower = target.to_ascii_lowercase();
@@ -300,10 +360,16 @@ impl Session {
         match name {
             "time_zone" => {
                 let text = value.to_text().unwrap_or_default();
-                self.time_zone = TimeZone::parse(&text).ok_or_else(|| error::unknown_time_zone(&text))?;
+                self.time_zone =
+                    TimeZone::parse(&text).ok_or_else(|| error::unknown_time_zone(&text))?;
             }
             "autocommit" => {
-                let on = match value.to_text().unwrap_or_default().to_ascii_uppercase().as_str() {
+                let on = match value
+                    .to_text()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase()
+                    .as_str()
+                {
                     "1" | "ON" => true,
                     "0" | "OFF" => false,
                     other => return Err(error::wrong_value_for_var("autocommit", other)),
@@ -321,7 +387,9 @@ impl Session {
                     return Ok(());
                 }
                 let datetime = DateTime::parse(&text).ok_or_else(|| {
-                    error::unsupported(format!("tidb_snapshot = '{text}' (only datetime strings, not TSO numbers)"))
+                    error::unsupported(format!(
+                        "tidb_snapshot = '{text}' (only datetime strings, not TSO numbers)"
+                    ))
                 })?;
                 let ts = {
                     let store = self.lock();
@@ -344,27 +412,41 @@ impl Session {
         };
         match (word(1).as_str(), word(2).as_str()) {
             ("DATABASES", _) if lexemes.len() == 2 => {
-                let mut names: Vec<String> = catalog.databases.values().map(|d| d.name.clone()).collect();
+                let mut names: Vec<String> =
+                    catalog.databases.values().map(|d| d.name.clone()).collect();
                 names.extend(["INFORMATION_SCHEMA".to_string()]);
                 names.sort();
                 Ok(text_rows("Database", names))
             }
             ("TABLES", _) if lexemes.len() == 2 => {
                 let db = self.database.clone().ok_or_else(error::no_database)?;
-                let database = catalog.database(&db).ok_or_else(|| error::unknown_database(&db))?;
+                let database = catalog
+                    .database(&db)
+                    .ok_or_else(|| error::unknown_database(&db))?;
                 let names = database.tables.values().map(|t| t.name.clone()).collect();
                 Ok(text_rows(&format!("Tables_in_{db}"), names))
             }
             ("CREATE", "TABLE") => {
                 let name = lexemes.get(3).map_or("", |l| &sql[l.start..]);
                 let (db, table) = self.qualify(name.trim())?;
-                let def = catalog.table(&db, &table).ok_or_else(|| error::no_such_table(&db, &table))?;
+                let def = catalog
+                    .table(&db, &table)
+                    .ok_or_else(|| error::no_such_table(&db, &table))?;
                 Ok(Outcome::Rows(ResultSet {
                     columns: vec![
-                        Column { name: "Table".into(), column_type: ColumnType::Text },
-                        Column { name: "Create Table".into(), column_type: ColumnType::Text },
+                        Column {
+                            name: "Table".into(),
+                            column_type: ColumnType::Text,
+                        },
+                        Column {
+                            name: "Create Table".into(),
+                            column_type: ColumnType::Text,
+                        },
                     ],
-                    rows: vec![vec![Some(def.name.clone()), Some(ddl::show_create_table(def))]],
+                    rows: vec![vec![
+                        Some(def.name.clone()),
+                        Some(ddl::show_create_table(def)),
+                    ]],
                 }))
             }
             _ => Err(error::unsupported(format!("`{sql}`"))),
@@ -377,7 +459,8 @@ impl Session {
         let item_texts = preparse::select_item_texts(&without_as_of)?;
         let rewritten = preparse::rewrite_model_predict(&without_as_of)?;
         let dialect = MySqlDialect {};
-        let mut statements = Parser::parse_sql(&dialect, &rewritten).map_err(|e| parse_error(&rewritten, e))?;
+        let mut statements =
+            Parser::parse_sql(&dialect, &rewritten).map_err(|e| parse_error(&rewritten, e))?;
         if statements.len() != 1 {
             return Err(error::unsupported("several statements in one call"));
         }
@@ -410,10 +493,14 @@ impl Session {
         let mut stale = false;
         if !as_of_exprs.is_empty() {
             if self.txn.as_ref().is_some_and(|t| t.explicit) {
-                return Err(error::invalid_as_of("as of timestamp can't be set in transaction."));
+                return Err(error::invalid_as_of(
+                    "as of timestamp can't be set in transaction.",
+                ));
             }
             if self.next_txn_as_of.is_some() {
-                return Err(error::invalid_as_of("can't use select as of while already set transaction as of"));
+                return Err(error::invalid_as_of(
+                    "can't use select as of while already set transaction as of",
+                ));
             }
             drop(store);
             let mut timestamps = Vec::new();
@@ -497,7 +584,11 @@ impl Session {
         // statement leaves the transaction's writes as they were.
         let in_txn = self.txn.is_some();
         let start_ts = self.txn.as_ref().map_or(statement_ts, |t| t.start_ts);
-        let mut writes = self.txn.as_ref().map(|t| t.writes.clone()).unwrap_or_default();
+        let mut writes = self
+            .txn
+            .as_ref()
+            .map(|t| t.writes.clone())
+            .unwrap_or_default();
         let outcome = {
             let ctx = ReadContext {
                 store: &store,
@@ -526,18 +617,32 @@ fn commit_now(store: &mut Store, start_ts: u64, writes: WriteSet) -> EngineResul
     store.commit(start_ts, writes).map(|_| ())
 }
 
-fn run_write(ctx: &ReadContext, writes: &mut WriteSet, statement: &Statement) -> EngineResult<Outcome> {
+fn run_write(
+    ctx: &ReadContext,
+    writes: &mut WriteSet,
+    statement: &Statement,
+) -> EngineResult<Outcome> {
     match statement {
         Statement::Insert(insert) => {
             let rows = dml::insert(ctx, writes, insert)?;
             let multi = matches!(insert.source.as_deref().map(|s| s.body.as_ref()), Some(ast::SetExpr::Values(v)) if v.rows.len() > 1)
-                || !matches!(insert.source.as_deref().map(|s| s.body.as_ref()), Some(ast::SetExpr::Values(_)));
-            let info = if multi { format!("Records: {rows}  Duplicates: 0  Warnings: 0") } else { String::new() };
+                || !matches!(
+                    insert.source.as_deref().map(|s| s.body.as_ref()),
+                    Some(ast::SetExpr::Values(_))
+                );
+            let info = if multi {
+                format!("Records: {rows}  Duplicates: 0  Warnings: 0")
+            } else {
+                String::new()
+            };
             Ok(Outcome::Affected { rows, info })
         }
         Statement::Update(update) => {
             let (matched, changed) = dml::update(ctx, writes, update)?;
-            Ok(Outcome::Affected { rows: changed, info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0") })
+            Ok(Outcome::Affected {
+                rows: changed,
+                info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
+            })
         }
         Statement::Delete(delete) => Ok(affected(dml::delete(ctx, writes, delete)?)),
         other => Err(error::unsupported(format!("the statement `{other}`"))),

@@ -17,23 +17,28 @@ pub const VERSION: &str = "8.0.11-TiDB-v8.5.0-reference";
 /// (min, max). Binding rejects other names and counts before execution.
 pub fn arity(name: &str) -> Option<(usize, usize)> {
     Some(match name {
-        "abs" | "lower" | "lcase" | "upper" | "ucase" | "length" | "char_length" | "character_length" | "floor"
-        | "ceil" | "ceiling" | "sign" | "sqrt" => (1, 1),
+        "abs" | "lower" | "lcase" | "upper" | "ucase" | "length" | "char_length"
+        | "character_length" | "floor" | "ceil" | "ceiling" | "sign" | "sqrt" => (1, 1),
         "round" | "truncate_num" => (1, 2),
         "concat" | "coalesce" | "greatest" | "least" => (1, usize::MAX),
         "concat_ws" => (2, usize::MAX),
         "if" => (3, 3),
         "ifnull" | "nullif" | "mod" | "pow" | "power" => (2, 2),
         "now" | "current_timestamp" | "sysdate" | "localtime" | "localtimestamp" => (0, 1),
-        "tidb_version" | "version" | "database" | "schema" | "user" | "current_user" | "session_user"
-        | "system_user" | "connection_id" | "pi" => (0, 0),
+        "tidb_version" | "version" | "database" | "schema" | "user" | "current_user"
+        | "session_user" | "system_user" | "connection_id" | "pi" => (0, 0),
         _ => return None,
     })
 }
 
 /// Calls scalar function `name` on `args` (one value vector per argument,
 /// each `rows` long).
-pub fn call(name: &str, args: &[Vec<Value>], rows: usize, ctx: &EvalContext) -> EngineResult<Vec<Value>> {
+pub fn call(
+    name: &str,
+    args: &[Vec<Value>],
+    rows: usize,
+    ctx: &EvalContext,
+) -> EngineResult<Vec<Value>> {
     let mut out = Vec::with_capacity(rows);
     let mut row_args = Vec::with_capacity(args.len());
     for i in 0..rows {
@@ -61,7 +66,10 @@ fn call_row(name: &str, args: &[Value], ctx: &EvalContext) -> EngineResult<Value
             Value::Null => Value::Null,
             Value::Int(i) => Value::Int(i),
             Value::Decimal(d) => {
-                let truncated = Decimal { coefficient: d.coefficient / 10i128.pow(d.scale), scale: 0 };
+                let truncated = Decimal {
+                    coefficient: d.coefficient / 10i128.pow(d.scale),
+                    scale: 0,
+                };
                 let exact = truncated.rescale(d.scale).is_some_and(|t| t == d);
                 let adjust = if exact {
                     0
@@ -84,7 +92,13 @@ fn call_row(name: &str, args: &[Value], ctx: &EvalContext) -> EngineResult<Value
         },
         "sign" => match first.to_f64() {
             None => Value::Null,
-            Some(v) => Value::Int(if v > 0.0 { 1 } else if v < 0.0 { -1 } else { 0 }),
+            Some(v) => Value::Int(if v > 0.0 {
+                1
+            } else if v < 0.0 {
+                -1
+            } else {
+                0
+            }),
         },
         "sqrt" => match first.to_f64() {
             Some(v) if v >= 0.0 => Value::Double(v.sqrt()),
@@ -94,7 +108,10 @@ fn call_row(name: &str, args: &[Value], ctx: &EvalContext) -> EngineResult<Value
             (Some(x), Some(y)) => {
                 let r = x.powf(y);
                 if !r.is_finite() {
-                    return Err(error::value_out_of_range("DOUBLE", &format!("pow({x}, {y})")));
+                    return Err(error::value_out_of_range(
+                        "DOUBLE",
+                        &format!("pow({x}, {y})"),
+                    ));
                 }
                 Value::Double(r)
             }
@@ -133,10 +150,18 @@ fn call_row(name: &str, args: &[Value], ctx: &EvalContext) -> EngineResult<Value
                 Value::Str(parts.join(&separator))
             }
         },
-        "lower" | "lcase" => first.to_text().map_or(Value::Null, |t| Value::Str(t.to_lowercase())),
-        "upper" | "ucase" => first.to_text().map_or(Value::Null, |t| Value::Str(t.to_uppercase())),
-        "length" => first.to_text().map_or(Value::Null, |t| Value::Int(t.len() as i64)),
-        "char_length" | "character_length" => first.to_text().map_or(Value::Null, |t| Value::Int(t.chars().count() as i64)),
+        "lower" | "lcase" => first
+            .to_text()
+            .map_or(Value::Null, |t| Value::Str(t.to_lowercase())),
+        "upper" | "ucase" => first
+            .to_text()
+            .map_or(Value::Null, |t| Value::Str(t.to_uppercase())),
+        "length" => first
+            .to_text()
+            .map_or(Value::Null, |t| Value::Int(t.len() as i64)),
+        "char_length" | "character_length" => first
+            .to_text()
+            .map_or(Value::Null, |t| Value::Int(t.chars().count() as i64)),
         "if" => {
             if first.truth() == Some(true) {
                 args[1].clone()
@@ -158,7 +183,11 @@ fn call_row(name: &str, args: &[Value], ctx: &EvalContext) -> EngineResult<Value
                 first
             }
         }
-        "coalesce" => args.iter().find(|a| !a.is_null()).cloned().unwrap_or(Value::Null),
+        "coalesce" => args
+            .iter()
+            .find(|a| !a.is_null())
+            .cloned()
+            .unwrap_or(Value::Null),
         "greatest" | "least" => {
             if args.iter().any(Value::is_null) {
                 Value::Null
@@ -166,7 +195,11 @@ fn call_row(name: &str, args: &[Value], ctx: &EvalContext) -> EngineResult<Value
                 let mut best = first;
                 for arg in &args[1..] {
                     let ordering = compare(arg, &best).unwrap_or(std::cmp::Ordering::Equal);
-                    let better = if name == "greatest" { ordering.is_gt() } else { ordering.is_lt() };
+                    let better = if name == "greatest" {
+                        ordering.is_gt()
+                    } else {
+                        ordering.is_lt()
+                    };
                     if better {
                         best = arg.clone();
                     }
@@ -179,7 +212,12 @@ fn call_row(name: &str, args: &[Value], ctx: &EvalContext) -> EngineResult<Value
                 None => 0,
                 Some(v) => match v.to_i64() {
                     Some(f) if (0..=6).contains(&f) => f as u8,
-                    _ => return Err(error::other(format!("Too-big precision {} specified for '{name}'. Maximum is 6.", super::render::render_value(v)))),
+                    _ => {
+                        return Err(error::other(format!(
+                            "Too-big precision {} specified for '{name}'. Maximum is 6.",
+                            super::render::render_value(v)
+                        )))
+                    }
                 },
             };
             let unit = 10i64.pow(6 - fsp as u32);
@@ -228,7 +266,10 @@ fn round(value: &Value, digits: Option<&Value>) -> EngineResult<Value> {
                 let unit = 10i128.pow((-digits) as u32 + d.scale);
                 let c = d.coefficient;
                 let rounded = (c + c.signum() * unit / 2) / unit * 10i128.pow((-digits) as u32);
-                Value::Decimal(Decimal { coefficient: rounded, scale: 0 })
+                Value::Decimal(Decimal {
+                    coefficient: rounded,
+                    scale: 0,
+                })
             }
         }
         other => {

@@ -39,7 +39,7 @@ pub struct ReferenceTarget {
 }
 
 impl ReferenceTarget {
-    /// An engine with an empty `test` database.
+    /// Creates an engine with an empty `test` database.
     pub fn new() -> ReferenceTarget {
         ReferenceTarget::default()
     }
@@ -59,7 +59,11 @@ impl Connection for ReferenceConnection {
 
 impl Target for ReferenceTarget {
     fn connect(&self, options: &ConnectOptions) -> Result<Box<dyn Connection>, SqlError> {
-        let database = if options.database.is_empty() { None } else { Some(options.database.clone()) };
+        let database = if options.database.is_empty() {
+            None
+        } else {
+            Some(options.database.clone())
+        };
         if let Some(db) = &database {
             let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
             if store.latest_catalog().database(db).is_none() {

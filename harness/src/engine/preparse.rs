@@ -46,7 +46,13 @@ pub fn lex(sql: &str) -> EngineResult<Vec<Lexeme>> {
     let dialect = MySqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
-        .map_err(|e| error::SqlError::new(1064, "42000", format!("You have an error in your SQL syntax; {e}")))?;
+        .map_err(|e| {
+            error::SqlError::new(
+                1064,
+                "42000",
+                format!("You have an error in your SQL syntax; {e}"),
+            )
+        })?;
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
@@ -56,7 +62,11 @@ pub fn lex(sql: &str) -> EngineResult<Vec<Lexeme>> {
         };
         let rest = &sql[line_start..];
         let chars = column.saturating_sub(1) as usize;
-        line_start + rest.char_indices().nth(chars).map_or(rest.len(), |(i, _)| i)
+        line_start
+            + rest
+                .char_indices()
+                .nth(chars)
+                .map_or(rest.len(), |(i, _)| i)
     };
     let mut out = Vec::new();
     for t in tokens {
@@ -65,14 +75,35 @@ pub fn lex(sql: &str) -> EngineResult<Vec<Lexeme>> {
         }
         let start = offset(t.span.start.line, t.span.start.column);
         let end = offset(t.span.end.line, t.span.end.column);
-        out.push(Lexeme { token: t.token, start, end });
+        out.push(Lexeme {
+            token: t.token,
+            start,
+            end,
+        });
     }
     Ok(out)
 }
 
 const AS_OF_TERMINATORS: &[&str] = &[
-    "WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "CROSS", "STRAIGHT_JOIN", "NATURAL", "ON", "USING", "GROUP",
-    "ORDER", "LIMIT", "HAVING", "UNION", "FOR", "AS", "WINDOW", "LOCK",
+    "WHERE",
+    "JOIN",
+    "INNER",
+    "LEFT",
+    "RIGHT",
+    "CROSS",
+    "STRAIGHT_JOIN",
+    "NATURAL",
+    "ON",
+    "USING",
+    "GROUP",
+    "ORDER",
+    "LIMIT",
+    "HAVING",
+    "UNION",
+    "FOR",
+    "AS",
+    "WINDOW",
+    "LOCK",
 ];
 
 /// Removes every `AS OF TIMESTAMP <expr>` clause, returning the rewritten
@@ -97,7 +128,13 @@ pub fn extract_as_of(sql: &str) -> EngineResult<(String, Vec<String>)> {
                 Token::RParen if depth == 0 => break,
                 Token::RParen => depth -= 1,
                 Token::Comma | Token::SemiColon if depth == 0 => break,
-                _ if depth == 0 && lexeme.keyword().is_some_and(|k| AS_OF_TERMINATORS.contains(&k.as_str())) => break,
+                _ if depth == 0
+                    && lexeme
+                        .keyword()
+                        .is_some_and(|k| AS_OF_TERMINATORS.contains(&k.as_str())) =>
+                {
+                    break
+                }
                 _ => {}
             }
             j += 1;
@@ -155,7 +192,9 @@ pub fn rewrite_model_predict(sql: &str) -> EngineResult<String> {
         // The tokenizer may read `).score` as `)` followed by the number-like
         // word `.score`; handle that spelling too.
         let output = output.or_else(|| match lexemes.get(close + 1).map(|l| &l.token) {
-            Some(Token::Word(w)) if w.value.starts_with('.') => Some((w.value[1..].to_string(), lexemes[close + 1].end)),
+            Some(Token::Word(w)) if w.value.starts_with('.') => {
+                Some((w.value[1..].to_string(), lexemes[close + 1].end))
+            }
             _ => None,
         });
         let Some((name, end)) = output else {
@@ -173,7 +212,9 @@ pub fn rewrite_model_predict(sql: &str) -> EngineResult<String> {
     Ok(out)
 }
 
-const SELECT_LIST_END: &[&str] = &["FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "INTO", "UNION", "FOR", "WINDOW"];
+const SELECT_LIST_END: &[&str] = &[
+    "FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "INTO", "UNION", "FOR", "WINDOW",
+];
 
 /// The original text of each item of the first top-level select list.
 pub fn select_item_texts(sql: &str) -> EngineResult<Vec<String>> {
@@ -183,9 +224,18 @@ pub fn select_item_texts(sql: &str) -> EngineResult<Vec<String>> {
     };
     let mut i = select + 1;
     while i < lexemes.len()
-        && lexemes[i]
-            .keyword()
-            .is_some_and(|k| matches!(k.as_str(), "DISTINCT" | "ALL" | "DISTINCTROW" | "SQL_NO_CACHE" | "SQL_CACHE" | "STRAIGHT_JOIN" | "HIGH_PRIORITY"))
+        && lexemes[i].keyword().is_some_and(|k| {
+            matches!(
+                k.as_str(),
+                "DISTINCT"
+                    | "ALL"
+                    | "DISTINCTROW"
+                    | "SQL_NO_CACHE"
+                    | "SQL_CACHE"
+                    | "STRAIGHT_JOIN"
+                    | "HIGH_PRIORITY"
+            )
+        })
     {
         i += 1;
     }
@@ -204,7 +254,13 @@ pub fn select_item_texts(sql: &str) -> EngineResult<Vec<String>> {
                 item_start = i + 1;
             }
             Token::SemiColon if depth == 0 => break,
-            _ if depth == 0 && lexeme.keyword().is_some_and(|k| SELECT_LIST_END.contains(&k.as_str())) => break,
+            _ if depth == 0
+                && lexeme
+                    .keyword()
+                    .is_some_and(|k| SELECT_LIST_END.contains(&k.as_str())) =>
+            {
+                break
+            }
             _ => {}
         }
         i += 1;
@@ -222,9 +278,21 @@ mod tests {
     #[test]
     fn as_of_is_extracted() {
         let cases = [
-            ("select * from t as of timestamp '2020-01-01 00:00:00' where a = 1", "select * from t   where a = 1", vec!["'2020-01-01 00:00:00'"]),
-            ("select * from t AS OF TIMESTAMP now(6) - interval 1 second", "select * from t  ", vec!["now(6) - interval 1 second"]),
-            ("select * from t as of timestamp @a, s as of timestamp @b", "select * from t  , s  ", vec!["@a", "@b"]),
+            (
+                "select * from t as of timestamp '2020-01-01 00:00:00' where a = 1",
+                "select * from t   where a = 1",
+                vec!["'2020-01-01 00:00:00'"],
+            ),
+            (
+                "select * from t AS OF TIMESTAMP now(6) - interval 1 second",
+                "select * from t  ",
+                vec!["now(6) - interval 1 second"],
+            ),
+            (
+                "select * from t as of timestamp @a, s as of timestamp @b",
+                "select * from t  , s  ",
+                vec!["@a", "@b"],
+            ),
             ("select * from t", "select * from t", vec![]),
         ];
         for (input, rewritten, expressions) in cases {
@@ -236,7 +304,10 @@ mod tests {
 
     #[test]
     fn model_predict_output_is_rewritten() {
-        let rewritten = rewrite_model_predict("SELECT MODEL_PREDICT(m, a, f(b)).score FROM t WHERE MODEL_PREDICT(m, a, b).p > 0.5").unwrap();
+        let rewritten = rewrite_model_predict(
+            "SELECT MODEL_PREDICT(m, a, f(b)).score FROM t WHERE MODEL_PREDICT(m, a, b).p > 0.5",
+        )
+        .unwrap();
         assert_eq!(
             rewritten,
             "SELECT model_predict_output(m, a, f(b), 'score') FROM t WHERE model_predict_output(m, a, b, 'p') > 0.5"
@@ -247,7 +318,8 @@ mod tests {
 
     #[test]
     fn select_items_keep_their_text() {
-        let items = select_item_texts("SELECT 1+1, count(*) AS n,  CONCAT('a', 'b')  FROM t").unwrap();
+        let items =
+            select_item_texts("SELECT 1+1, count(*) AS n,  CONCAT('a', 'b')  FROM t").unwrap();
         assert_eq!(items, vec!["1+1", "count(*) AS n", "CONCAT('a', 'b')"]);
         let items = select_item_texts("select distinct a , f(b, c)").unwrap();
         assert_eq!(items, vec!["a", "f(b, c)"]);

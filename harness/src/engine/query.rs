@@ -23,7 +23,7 @@ use crate::target::{Column, ColumnType, ResultSet};
 /// Rows per batch in filters and projections.
 pub const BATCH_SIZE: usize = 1024;
 
-/// What a statement reads: the store, the snapshot and pending writes.
+/// Inputs of a statement's reads: the store, the snapshot and pending writes.
 pub struct ReadContext<'a> {
     /// The committed data.
     pub store: &'a Store,
@@ -44,7 +44,7 @@ pub struct ReadContext<'a> {
 }
 
 impl ReadContext<'_> {
-    /// The same context reading `writes` as the transaction's own writes.
+    /// Returns the same context with `writes` as the transaction's own writes.
     pub fn with_writes<'b>(&'b self, writes: Option<&'b WriteSet>) -> ReadContext<'b> {
         ReadContext {
             store: self.store,
@@ -60,9 +60,16 @@ impl ReadContext<'_> {
 
     /// Resolves a table name against the snapshot's schema.
     pub fn table(&self, name: &ast::ObjectName) -> EngineResult<Arc<TableDef>> {
-        let parts: Vec<String> = name.0.iter().map(|p| p.to_string().trim_matches('`').to_string()).collect();
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|p| p.to_string().trim_matches('`').to_string())
+            .collect();
         let (database, table) = match parts.as_slice() {
-            [t] => (self.database.clone().ok_or_else(error::no_database)?, t.clone()),
+            [t] => (
+                self.database.clone().ok_or_else(error::no_database)?,
+                t.clone(),
+            ),
             [d, t] => (d.clone(), t.clone()),
             _ => return Err(error::unsupported(format!("the table name {name}"))),
         };
@@ -75,7 +82,7 @@ impl ReadContext<'_> {
             .ok_or_else(|| error::no_such_table(&database, &table))
     }
 
-    /// A binder over `scope`.
+    /// Creates a binder over `scope`.
     pub fn binder<'s>(&'s self, scope: &'s Scope, clause: &'static str) -> Binder<'s> {
         Binder {
             scope,
@@ -152,7 +159,11 @@ pub struct SelectPlan {
 /// Splits a condition into its top-level AND conjuncts.
 pub fn split_conjuncts(expr: Expr, out: &mut Vec<Expr>) {
     match expr {
-        Expr::Binary { op: BinaryOp::And, left, right } => {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+        } => {
             split_conjuncts(*left, out);
             split_conjuncts(*right, out);
         }
@@ -192,22 +203,33 @@ fn scope_for(source: &TableSource) -> Vec<ScopeColumn> {
 
 fn table_source(ctx: &ReadContext, factor: &TableFactor) -> EngineResult<TableSource> {
     match factor {
-        TableFactor::Table { name, alias, args: None, version: None, partitions, .. } if partitions.is_empty() => {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            version: None,
+            partitions,
+            ..
+        } if partitions.is_empty() => {
             let table = ctx.table(name)?;
             if let Some(alias) = alias {
                 if !alias.columns.is_empty() {
                     return Err(error::unsupported("column aliases on tables"));
                 }
             }
-            let alias = alias.as_ref().map_or_else(|| table.name.clone(), |a| a.name.value.clone());
+            let alias = alias
+                .as_ref()
+                .map_or_else(|| table.name.clone(), |a| a.name.value.clone());
             Ok(TableSource { table, alias })
         }
-        TableFactor::Derived { .. } => Err(error::unsupported("derived tables (subqueries in FROM)")),
+        TableFactor::Derived { .. } => {
+            Err(error::unsupported("derived tables (subqueries in FROM)"))
+        }
         other => Err(error::unsupported(format!("the table reference `{other}`"))),
     }
 }
 
-/// The name MySQL gives an unaliased select item.
+/// Returns the name MySQL gives an unaliased select item.
 fn item_name(expr: &ast::Expr, text: Option<&String>) -> String {
     match expr {
         ast::Expr::Identifier(ident) if !ident.value.starts_with('@') => ident.value.clone(),
@@ -222,8 +244,12 @@ fn item_name(expr: &ast::Expr, text: Option<&String>) -> String {
     }
 }
 
-/// Plans a query. `item_texts` holds the original text of each select item.
-pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) -> EngineResult<SelectPlan> {
+/// Plans a query. `item_texts` contains the original text of each select item.
+pub fn plan_query(
+    ctx: &ReadContext,
+    query: &ast::Query,
+    item_texts: &[String],
+) -> EngineResult<SelectPlan> {
     if query.with.is_some() {
         return Err(error::unsupported("WITH (common table expressions)"));
     }
@@ -232,13 +258,21 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
     }
     let select = match query.body.as_ref() {
         SetExpr::Select(select) => select,
-        SetExpr::SetOperation { .. } => return Err(error::unsupported("UNION, EXCEPT and INTERSECT")),
+        SetExpr::SetOperation { .. } => {
+            return Err(error::unsupported("UNION, EXCEPT and INTERSECT"))
+        }
         SetExpr::Values(_) => return Err(error::unsupported("VALUES as a query")),
         SetExpr::Query(_) => return Err(error::unsupported("parenthesized queries")),
         other => return Err(error::unsupported(format!("the query `{other}`"))),
     };
-    if select.into.is_some() || !select.lateral_views.is_empty() || select.top.is_some() || select.qualify.is_some() {
-        return Err(error::unsupported("SELECT INTO, TOP, LATERAL VIEW and QUALIFY"));
+    if select.into.is_some()
+        || !select.lateral_views.is_empty()
+        || select.top.is_some()
+        || select.qualify.is_some()
+    {
+        return Err(error::unsupported(
+            "SELECT INTO, TOP, LATERAL VIEW and QUALIFY",
+        ));
     }
 
     // FROM: the first table, then inner joins (comma joins are inner
@@ -251,12 +285,18 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
         let mut factors = vec![(&table_with_joins.relation, None)];
         for join in &table_with_joins.joins {
             let on = match &join.join_operator {
-                ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) | ast::JoinOperator::CrossJoin(c) => match c {
+                ast::JoinOperator::Join(c)
+                | ast::JoinOperator::Inner(c)
+                | ast::JoinOperator::CrossJoin(c) => match c {
                     ast::JoinConstraint::On(e) => Some(e),
                     ast::JoinConstraint::None => None,
                     _ => return Err(error::unsupported("USING and NATURAL joins")),
                 },
-                _ => return Err(error::unsupported("outer joins (LEFT, RIGHT, FULL) and semi joins")),
+                _ => {
+                    return Err(error::unsupported(
+                        "outer joins (LEFT, RIGHT, FULL) and semi joins",
+                    ))
+                }
             };
             factors.push((&join.relation, on));
         }
@@ -266,7 +306,10 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
             if position == 0 && index == 0 {
                 first = Some(source);
             } else {
-                joins.push(JoinStep { source, on: Vec::new() });
+                joins.push(JoinStep {
+                    source,
+                    on: Vec::new(),
+                });
             }
             if let Some(on) = on {
                 pending_on.push((joins.len() - 1, on.clone(), scope.columns.len()));
@@ -274,7 +317,9 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
         }
     }
     for (join_index, on, width) in pending_on {
-        let partial = Scope { columns: scope.columns[..width].to_vec() };
+        let partial = Scope {
+            columns: scope.columns[..width].to_vec(),
+        };
         let mut binder = ctx.binder(&partial, "on clause");
         let bound = binder.bind(&on)?;
         let mut conjuncts = Vec::new();
@@ -296,7 +341,9 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
         let text = item_texts.get(position);
         match item {
             SelectItem::UnnamedExpr(e) => items.push((Some(e.clone()), item_name(e, text), None)),
-            SelectItem::ExprWithAlias { expr, alias } => items.push((Some(expr.clone()), alias.value.clone(), None)),
+            SelectItem::ExprWithAlias { expr, alias } => {
+                items.push((Some(expr.clone()), alias.value.clone(), None))
+            }
             SelectItem::Wildcard(_) => {
                 if scope.columns.is_empty() {
                     return Err(error::SqlError::new(1096, "HY000", "No tables used"));
@@ -307,7 +354,12 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
             }
             SelectItem::QualifiedWildcard(kind, _) => {
                 let qualifier = kind.to_string();
-                let qualifier = qualifier.rsplit('.').next().unwrap_or("").trim_matches('`').to_string();
+                let qualifier = qualifier
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('`')
+                    .to_string();
                 let mut any = false;
                 for (index, column) in scope.columns.iter().enumerate() {
                     if column.qualifier.eq_ignore_ascii_case(&qualifier) {
@@ -316,7 +368,11 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
                     }
                 }
                 if !any {
-                    return Err(error::SqlError::new(1051, "42S02", format!("Unknown table '{qualifier}'")));
+                    return Err(error::SqlError::new(
+                        1051,
+                        "42S02",
+                        format!("Unknown table '{qualifier}'"),
+                    ));
                 }
             }
             other => return Err(error::unsupported(format!("the select item `{other}`"))),
@@ -356,7 +412,10 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
         for expr in &group_by_exprs {
             group_by.push(bind_group_item(ctx, &scope, expr, &items)?);
         }
-        binder.agg = Some(AggState { group_by, calls: Vec::new() });
+        binder.agg = Some(AggState {
+            group_by,
+            calls: Vec::new(),
+        });
         binder.allow_aggregates = true;
         binder.has_group_by = !group_by_exprs.is_empty();
     }
@@ -393,12 +452,18 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
     binder.clause = "order clause";
     for item in &order_exprs {
         let descending = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
-        if matches!(item.options.sort, Some(ast::OrderBySort::Using(_))) || item.options.nulls_first.is_some() {
-            return Err(error::unsupported("ORDER BY ... USING and NULLS FIRST/LAST"));
+        if matches!(item.options.sort, Some(ast::OrderBySort::Using(_)))
+            || item.options.nulls_first.is_some()
+        {
+            return Err(error::unsupported(
+                "ORDER BY ... USING and NULLS FIRST/LAST",
+            ));
         }
         if let ast::Expr::Value(v) = &item.expr {
             if let ast::Value::Number(n, _) = &v.value {
-                let position: usize = n.parse().map_err(|_| error::unknown_column(n, "order clause"))?;
+                let position: usize = n
+                    .parse()
+                    .map_err(|_| error::unknown_column(n, "order clause"))?;
                 if position == 0 || position > visible {
                     return Err(error::unknown_column(n, "order clause"));
                 }
@@ -407,7 +472,10 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
             }
         }
         if let ast::Expr::Identifier(ident) = &item.expr {
-            if let Some(position) = names.iter().position(|n| n.eq_ignore_ascii_case(&ident.value)) {
+            if let Some(position) = names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(&ident.value))
+            {
                 if items[position].0.is_some() || items[position].2.is_some() {
                     order.push((position, descending));
                     continue;
@@ -422,12 +490,20 @@ pub fn plan_query(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
 
     let (limit, offset) = match &query.limit_clause {
         None => (None, 0),
-        Some(ast::LimitClause::LimitOffset { limit, offset, limit_by }) => {
+        Some(ast::LimitClause::LimitOffset {
+            limit,
+            offset,
+            limit_by,
+        }) => {
             if !limit_by.is_empty() {
                 return Err(error::unsupported("LIMIT BY"));
             }
             let limit = limit.as_ref().map(|e| constant_u64(ctx, e)).transpose()?;
-            let offset = offset.as_ref().map(|o| constant_u64(ctx, &o.value)).transpose()?.unwrap_or(0);
+            let offset = offset
+                .as_ref()
+                .map(|o| constant_u64(ctx, &o.value))
+                .transpose()?
+                .unwrap_or(0);
             (limit, offset)
         }
         Some(ast::LimitClause::OffsetCommaLimit { offset, limit }) => {
@@ -468,7 +544,10 @@ fn column_index(expr: &Expr) -> usize {
 }
 
 fn column_ast(column: &ScopeColumn) -> ast::Expr {
-    ast::Expr::CompoundIdentifier(vec![ast::Ident::new(&column.qualifier), ast::Ident::new(&column.name)])
+    ast::Expr::CompoundIdentifier(vec![
+        ast::Ident::new(&column.qualifier),
+        ast::Ident::new(&column.name),
+    ])
 }
 
 /// Binds a GROUP BY item: a column of FROM first, then a select alias or
@@ -481,7 +560,9 @@ fn bind_group_item(
 ) -> EngineResult<Expr> {
     if let ast::Expr::Value(v) = expr {
         if let ast::Value::Number(n, _) = &v.value {
-            let position: usize = n.parse().map_err(|_| error::unknown_column(n, "group statement"))?;
+            let position: usize = n
+                .parse()
+                .map_err(|_| error::unknown_column(n, "group statement"))?;
             return match items.get(position.wrapping_sub(1)) {
                 Some((Some(item), _, _)) => ctx.binder(scope, "group statement").bind(item),
                 Some((None, _, Some(column))) => Ok(column.clone()),
@@ -494,7 +575,10 @@ fn bind_group_item(
         Ok(bound) => Ok(bound),
         Err(e) if e.code == 1054 => {
             if let ast::Expr::Identifier(ident) = expr {
-                if let Some((Some(item), _, _)) = items.iter().find(|(_, name, _)| name.eq_ignore_ascii_case(&ident.value)) {
+                if let Some((Some(item), _, _)) = items
+                    .iter()
+                    .find(|(_, name, _)| name.eq_ignore_ascii_case(&ident.value))
+                {
                     return ctx.binder(scope, "group statement").bind(item);
                 }
             }
@@ -516,7 +600,10 @@ fn bind_with_aliases(
         Ok(bound) => Ok(bound),
         Err(e) if e.code == 1054 || e.code == 1055 => {
             if let ast::Expr::Identifier(ident) = expr {
-                if let Some(position) = items.iter().position(|(_, name, _)| name.eq_ignore_ascii_case(&ident.value)) {
+                if let Some(position) = items
+                    .iter()
+                    .position(|(_, name, _)| name.eq_ignore_ascii_case(&ident.value))
+                {
                     return Ok(projection[position].clone());
                 }
             }
@@ -531,7 +618,11 @@ fn bind_with_aliases(
                     right: Box::new(ast::Expr::Value(ast::Value::Null.into())),
                 };
                 if let Expr::Binary { op, .. } = binder.bind(&combined)? {
-                    return Ok(Expr::Binary { op, left: Box::new(l), right: Box::new(r) });
+                    return Ok(Expr::Binary {
+                        op,
+                        left: Box::new(l),
+                        right: Box::new(r),
+                    });
                 }
             }
             Err(e)
@@ -543,7 +634,10 @@ fn bind_with_aliases(
 fn constant_u64(ctx: &ReadContext, expr: &ast::Expr) -> EngineResult<u64> {
     let scope = Scope::default();
     let bound = ctx.binder(&scope, "field list").bind(expr)?;
-    let value = bound.eval(&ctx.eval, &[Vec::new()])?.pop().unwrap_or(Value::Null);
+    let value = bound
+        .eval(&ctx.eval, &[Vec::new()])?
+        .pop()
+        .unwrap_or(Value::Null);
     match value {
         Value::Int(i) if i >= 0 => Ok(i as u64),
         other => Err(error::syntax(&super::render::render_value(&other))),
@@ -552,7 +646,11 @@ fn constant_u64(ctx: &ReadContext, expr: &ast::Expr) -> EngineResult<u64> {
 
 /// Keeps the rows for which every conjunct is true, evaluating each
 /// conjunct in order on the rows that passed the earlier ones.
-pub fn filter_rows(ctx: &EvalContext, rows: Vec<Row>, conjuncts: &[Expr]) -> EngineResult<Vec<Row>> {
+pub fn filter_rows(
+    ctx: &EvalContext,
+    rows: Vec<Row>,
+    conjuncts: &[Expr],
+) -> EngineResult<Vec<Row>> {
     let mut rows = rows;
     for conjunct in conjuncts {
         let mut kept = Vec::with_capacity(rows.len());
@@ -573,7 +671,10 @@ pub fn filter_rows(ctx: &EvalContext, rows: Vec<Row>, conjuncts: &[Expr]) -> Eng
 pub fn project_rows(ctx: &EvalContext, rows: &[Row], exprs: &[Expr]) -> EngineResult<Vec<Row>> {
     let mut out = Vec::with_capacity(rows.len());
     for batch in rows.chunks(BATCH_SIZE) {
-        let columns: Vec<Vec<Value>> = exprs.iter().map(|e| e.eval(ctx, batch)).collect::<EngineResult<_>>()?;
+        let columns: Vec<Vec<Value>> = exprs
+            .iter()
+            .map(|e| e.eval(ctx, batch))
+            .collect::<EngineResult<_>>()?;
         for i in 0..batch.len() {
             out.push(columns.iter().map(|c| c[i].clone()).collect());
         }
@@ -611,7 +712,11 @@ fn aggregate_rows(ctx: &EvalContext, rows: Vec<Row>, state: &AggState) -> Engine
     let mut groups: Vec<(Vec<Value>, Vec<Accumulator>)> = Vec::new();
     let mut index: HashMap<Vec<String>, usize> = HashMap::new();
     for batch in rows.chunks(BATCH_SIZE) {
-        let keys: Vec<Vec<Value>> = state.group_by.iter().map(|e| e.eval(ctx, batch)).collect::<EngineResult<_>>()?;
+        let keys: Vec<Vec<Value>> = state
+            .group_by
+            .iter()
+            .map(|e| e.eval(ctx, batch))
+            .collect::<EngineResult<_>>()?;
         let arguments: Vec<Option<Vec<Value>>> = state
             .calls
             .iter()
@@ -639,7 +744,12 @@ fn aggregate_rows(ctx: &EvalContext, rows: Vec<Row>, state: &AggState) -> Engine
     Ok(groups
         .into_iter()
         .map(|(mut key, accumulators)| {
-            key.extend(accumulators.iter().zip(&state.calls).map(|(a, c)| a.finish(c)));
+            key.extend(
+                accumulators
+                    .iter()
+                    .zip(&state.calls)
+                    .map(|(a, c)| a.finish(c)),
+            );
             key
         })
         .collect())
@@ -657,13 +767,24 @@ pub fn execute_plan(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<Vec<Ro
 
     if plan.distinct {
         let mut seen = std::collections::HashSet::new();
-        output.retain(|row| seen.insert(row[..plan.visible].iter().map(group_key).collect::<Vec<_>>()));
+        output.retain(|row| {
+            seen.insert(
+                row[..plan.visible]
+                    .iter()
+                    .map(group_key)
+                    .collect::<Vec<_>>(),
+            )
+        });
     }
     if !plan.order.is_empty() {
         output.sort_by(|a, b| {
             for (position, descending) in &plan.order {
                 let ordering = sort_order(&a[*position], &b[*position]);
-                let ordering = if *descending { ordering.reverse() } else { ordering };
+                let ordering = if *descending {
+                    ordering.reverse()
+                } else {
+                    ordering
+                };
                 if ordering.is_ne() {
                     return ordering;
                 }
@@ -683,8 +804,11 @@ pub fn execute_plan(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<Vec<Ro
     Ok(output)
 }
 
-/// The text-protocol type of a result column.
-pub fn column_type(static_type: Option<SqlType>, values: impl Iterator<Item = Value>) -> ColumnType {
+/// Returns the text-protocol type of a result column.
+pub fn column_type(
+    static_type: Option<SqlType>,
+    values: impl Iterator<Item = Value>,
+) -> ColumnType {
     let from_sql = |t: SqlType| match t {
         SqlType::Int(_) => ColumnType::Int,
         SqlType::Float => ColumnType::Float,
@@ -712,7 +836,11 @@ pub fn column_type(static_type: Option<SqlType>, values: impl Iterator<Item = Va
 }
 
 /// Runs a SELECT and renders its result set.
-pub fn run_select(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) -> EngineResult<ResultSet> {
+pub fn run_select(
+    ctx: &ReadContext,
+    query: &ast::Query,
+    item_texts: &[String],
+) -> EngineResult<ResultSet> {
     let plan = plan_query(ctx, query, item_texts)?;
     let rows = execute_plan(ctx, &plan)?;
     let columns = plan
@@ -721,7 +849,10 @@ pub fn run_select(ctx: &ReadContext, query: &ast::Query, item_texts: &[String]) 
         .enumerate()
         .map(|(i, name)| Column {
             name: name.clone(),
-            column_type: column_type(plan.projection[i].static_type(), rows.iter().map(|r| r[i].clone())),
+            column_type: column_type(
+                plan.projection[i].static_type(),
+                rows.iter().map(|r| r[i].clone()),
+            ),
         })
         .collect();
     let rows = rows

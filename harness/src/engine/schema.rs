@@ -50,7 +50,9 @@ pub struct TableDef {
 impl TableDef {
     /// Finds a column by name, case-insensitively.
     pub fn column_index(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name))
+        self.columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
     }
 
     /// Whether the primary key is one integer column, which TiDB stores as
@@ -89,6 +91,8 @@ impl Catalog {
 
     /// Looks up a table.
     pub fn table(&self, database: &str, table: &str) -> Option<&Arc<TableDef>> {
-        self.database(database)?.tables.get(&table.to_ascii_lowercase())
+        self.database(database)?
+            .tables
+            .get(&table.to_ascii_lowercase())
     }
 }

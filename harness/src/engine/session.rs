@@ -53,11 +53,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session for `user` with an optional default database.
+    /// Creates a session for `user` with an optional default database.
     pub fn new(store: Arc<Mutex<Store>>, user: &str, database: Option<String>) -> Session {
         Session {
             store,
-            user: if user.is_empty() { "root".into() } else { user.to_string() },
+            user: if user.is_empty() {
+                "root".into()
+            } else {
+                user.to_string()
+            },
             database,
             user_vars: HashMap::new(),
             system_vars: HashMap::new(),
@@ -73,7 +77,9 @@ impl Session {
     /// session) is recovered, because every store mutation is applied
     /// whole at commit.
     pub fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Converts a datetime in the session time zone to a read timestamp,
@@ -81,7 +87,10 @@ impl Session {
     pub fn read_ts_from(&self, store: &Store, datetime: DateTime) -> EngineResult<u64> {
         let micros = self.time_zone.to_utc_micros(datetime);
         if micros < 0 {
-            return Err(error::other(format!("invalid read timestamp {}", datetime.render())));
+            return Err(error::other(format!(
+                "invalid read timestamp {}",
+                datetime.render()
+            )));
         }
         if micros as u64 > store.now() {
             return Err(error::future_read_ts());
@@ -147,12 +156,24 @@ impl Session {
         Ok(match key.as_str() {
             "time_zone" => Value::Str(self.time_zone.name.clone()),
             "autocommit" => Value::Int(self.autocommit as i64),
-            "tidb_snapshot" => Value::Str(self.system_vars.get("tidb_snapshot").cloned().unwrap_or_default()),
+            "tidb_snapshot" => Value::Str(
+                self.system_vars
+                    .get("tidb_snapshot")
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
             "version" => Value::Str(super::functions::VERSION.into()),
             "tidb_version" => Value::Str(super::functions::TIDB_VERSION.into()),
-            "sql_mode" => Value::Str(self.system_vars.get("sql_mode").cloned().unwrap_or_else(|| DEFAULT_SQL_MODE.into())),
+            "sql_mode" => Value::Str(
+                self.system_vars
+                    .get("sql_mode")
+                    .cloned()
+                    .unwrap_or_else(|| DEFAULT_SQL_MODE.into()),
+            ),
             "div_precision_increment" => Value::Int(super::decimal::DIV_PRECISION_INCREMENT as i64),
-            "transaction_read_only" | "tx_read_only" => Value::Int(self.txn.as_ref().is_some_and(|t| t.read_only) as i64),
+            "transaction_read_only" | "tx_read_only" => {
+                Value::Int(self.txn.as_ref().is_some_and(|t| t.read_only) as i64)
+            }
             _ => match self.system_vars.get(&key) {
                 Some(v) => Value::Str(v.clone()),
                 None => return Err(error::unknown_system_variable(name)),
@@ -169,14 +190,25 @@ impl Session {
         let accepted = key.starts_with("tidb_")
             || matches!(
                 key.as_str(),
-                "sql_mode" | "names" | "character_set_client" | "character_set_connection" | "character_set_results"
-                    | "collation_connection" | "max_execution_time" | "sql_select_limit" | "foreign_key_checks"
-                    | "transaction_isolation" | "tx_isolation" | "sql_safe_updates" | "group_concat_max_len"
+                "sql_mode"
+                    | "names"
+                    | "character_set_client"
+                    | "character_set_connection"
+                    | "character_set_results"
+                    | "collation_connection"
+                    | "max_execution_time"
+                    | "sql_select_limit"
+                    | "foreign_key_checks"
+                    | "transaction_isolation"
+                    | "tx_isolation"
+                    | "sql_safe_updates"
+                    | "group_concat_max_len"
             );
         if !accepted {
             return Err(error::unknown_system_variable(name));
         }
-        self.system_vars.insert(key, value.to_text().unwrap_or_default());
+        self.system_vars
+            .insert(key, value.to_text().unwrap_or_default());
         Ok(())
     }
 }

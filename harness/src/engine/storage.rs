@@ -29,7 +29,11 @@ struct Version<T> {
 type History<T> = Vec<Version<T>>;
 
 fn visible<T>(history: &History<T>, read_ts: u64) -> Option<&Option<T>> {
-    history.iter().rev().find(|v| v.commit_ts <= read_ts).map(|v| &v.value)
+    history
+        .iter()
+        .rev()
+        .find(|v| v.commit_ts <= read_ts)
+        .map(|v| &v.value)
 }
 
 /// The committed data of one table id.
@@ -52,7 +56,7 @@ pub struct WriteSet {
 }
 
 impl WriteSet {
-    /// Whether nothing was written.
+    /// Returns whether nothing was written.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty() && self.keys.is_empty()
     }
@@ -75,7 +79,7 @@ impl Default for Store {
 }
 
 impl Store {
-    /// A store with the `test` database, as a fresh TiDB has.
+    /// Creates a store with the `test` and `mysql` databases, as a fresh TiDB has.
     pub fn new() -> Store {
         let mut clock = Clock::new();
         let mut catalog = Catalog::default();
@@ -103,12 +107,12 @@ impl Store {
         self.clock.tick()
     }
 
-    /// The current time, for rejecting future read timestamps.
+    /// Returns the current time, for rejecting future read timestamps.
     pub fn now(&self) -> u64 {
         self.clock.now()
     }
 
-    /// The schema as of `read_ts`; `None` before the store existed.
+    /// Returns the schema as of `read_ts`, or `None` before the store existed.
     pub fn catalog_at(&self, read_ts: u64) -> Option<Arc<Catalog>> {
         self.catalogs
             .iter()
@@ -117,7 +121,7 @@ impl Store {
             .map(|(_, catalog)| catalog.clone())
     }
 
-    /// The newest schema.
+    /// Returns the newest schema.
     pub fn latest_catalog(&self) -> Arc<Catalog> {
         self.catalogs
             .last()
@@ -141,12 +145,18 @@ impl Store {
 
     /// Allocates a hidden row handle for tables without an integer key.
     pub fn allocate_row_id(&self) -> Handle {
-        self.next_row_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_row_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reads all rows of a table at `read_ts`, overlaid with `writes`, in
     /// handle order.
-    pub fn scan(&self, table: &TableDef, read_ts: u64, writes: Option<&WriteSet>) -> Vec<(Handle, Arc<Row>)> {
+    pub fn scan(
+        &self,
+        table: &TableDef,
+        read_ts: u64,
+        writes: Option<&WriteSet>,
+    ) -> Vec<(Handle, Arc<Row>)> {
         let mut merged: BTreeMap<Handle, Arc<Row>> = BTreeMap::new();
         if let Some(data) = self.tables.get(&table.id) {
             for (handle, history) in &data.rows {
@@ -156,7 +166,10 @@ impl Store {
             }
         }
         if let Some(writes) = writes {
-            for ((table_id, handle), row) in writes.rows.range((table.id, Handle::MIN)..=(table.id, Handle::MAX)) {
+            for ((table_id, handle), row) in writes
+                .rows
+                .range((table.id, Handle::MIN)..=(table.id, Handle::MAX))
+            {
                 debug_assert_eq!(*table_id, table.id);
                 match row {
                     Some(row) => merged.insert(*handle, row.clone()),
@@ -173,7 +186,13 @@ impl Store {
     }
 
     /// Looks up the handle stored under an encoded primary key.
-    pub fn key_handle(&self, table: &TableDef, key: &str, read_ts: u64, writes: Option<&WriteSet>) -> Option<Handle> {
+    pub fn key_handle(
+        &self,
+        table: &TableDef,
+        key: &str,
+        read_ts: u64,
+        writes: Option<&WriteSet>,
+    ) -> Option<Handle> {
         if let Some(writes) = writes {
             if let Some(entry) = writes.keys.get(&(table.id, key.to_string())) {
                 return *entry;
@@ -183,9 +202,15 @@ impl Store {
         visible(history, read_ts).copied().flatten()
     }
 
-    /// Whether a committed row exists at `read_ts` under `handle`, ignoring
-    /// uncommitted writes.
-    pub fn handle_exists(&self, table: &TableDef, handle: Handle, read_ts: u64, writes: Option<&WriteSet>) -> bool {
+    /// Returns whether a row exists under `handle` at `read_ts`, with
+    /// `writes` overlaid.
+    pub fn handle_exists(
+        &self,
+        table: &TableDef,
+        handle: Handle,
+        read_ts: u64,
+        writes: Option<&WriteSet>,
+    ) -> bool {
         if let Some(writes) = writes {
             if let Some(entry) = writes.rows.get(&(table.id, handle)) {
                 return entry.is_some();
@@ -211,7 +236,11 @@ impl Store {
                 .and_then(|history| history.last())
                 .map(|v| v.commit_ts);
             if let Some(commit_ts) = newest.filter(|ts| *ts > start_ts) {
-                let name = writes.table_names.get(table_id).cloned().unwrap_or_default();
+                let name = writes
+                    .table_names
+                    .get(table_id)
+                    .cloned()
+                    .unwrap_or_default();
                 return Err(error::write_conflict(start_ts, commit_ts, &name));
             }
         }
@@ -223,7 +252,11 @@ impl Store {
                 .and_then(|history| history.last())
                 .map(|v| v.commit_ts);
             if let Some(commit_ts) = newest.filter(|ts| *ts > start_ts) {
-                let name = writes.table_names.get(table_id).cloned().unwrap_or_default();
+                let name = writes
+                    .table_names
+                    .get(table_id)
+                    .cloned()
+                    .unwrap_or_default();
                 return Err(error::write_conflict(start_ts, commit_ts, &name));
             }
         }
@@ -231,11 +264,17 @@ impl Store {
         let commit_ts = self.clock.tick();
         for ((table_id, handle), row) in writes.rows {
             let data = self.tables.entry(table_id).or_default();
-            data.rows.entry(handle).or_default().push(Version { commit_ts, value: row });
+            data.rows.entry(handle).or_default().push(Version {
+                commit_ts,
+                value: row,
+            });
         }
         for ((table_id, key), handle) in writes.keys {
             let data = self.tables.entry(table_id).or_default();
-            data.keys.entry(key).or_default().push(Version { commit_ts, value: handle });
+            data.keys.entry(key).or_default().push(Version {
+                commit_ts,
+                value: handle,
+            });
         }
         Ok(commit_ts)
     }
@@ -244,8 +283,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::value::SqlType;
     use crate::engine::schema::{ColumnDef, ColumnDefault};
+    use crate::engine::value::SqlType;
 
     fn table(id: u64) -> TableDef {
         TableDef {
@@ -263,7 +302,9 @@ mod tests {
     }
 
     fn write_row(writes: &mut WriteSet, table_id: u64, handle: Handle, value: i64) {
-        writes.rows.insert((table_id, handle), Some(Arc::new(vec![Value::Int(value)])));
+        writes
+            .rows
+            .insert((table_id, handle), Some(Arc::new(vec![Value::Int(value)])));
     }
 
     #[test]
@@ -297,6 +338,9 @@ mod tests {
         store.commit(start_a, a).unwrap();
         let err = store.commit(start_b, b).unwrap_err();
         assert_eq!(err.code, 9007);
-        assert_eq!(store.scan(&table(1), store.now(), None)[0].1[0], Value::Int(1));
+        assert_eq!(
+            store.scan(&table(1), store.now(), None)[0].1[0],
+            Value::Int(1)
+        );
     }
 }

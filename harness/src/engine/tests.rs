@@ -4,7 +4,10 @@ use super::ReferenceTarget;
 use crate::target::{ColumnType, ConnectOptions, Connection, Outcome, SqlError, Target};
 
 fn connect(target: &ReferenceTarget) -> Box<dyn Connection> {
-    let options = ConnectOptions { database: "test".into(), ..Default::default() };
+    let options = ConnectOptions {
+        database: "test".into(),
+        ..Default::default()
+    };
     target.connect(&options).expect("connect")
 }
 
@@ -25,7 +28,12 @@ fn rows(conn: &mut Box<dyn Connection>, sql: &str) -> Vec<String> {
         Outcome::Rows(set) => set
             .rows
             .iter()
-            .map(|r| r.iter().map(|c| c.clone().unwrap_or_else(|| "NULL".into())).collect::<Vec<_>>().join("|"))
+            .map(|r| {
+                r.iter()
+                    .map(|c| c.clone().unwrap_or_else(|| "NULL".into()))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
             .collect(),
         other => panic!("{sql}: expected rows, got {other:?}"),
     }
@@ -84,8 +92,14 @@ fn select_expressions_without_from() {
         ("select concat('a', 1, 'b')", "a1b"),
         ("select concat('a', null)", "NULL"),
         ("select lower('AbC'), upper('AbC')", "abc|ABC"),
-        ("select date_add('2024-01-31 00:00:00', interval 1 month)", "2024-02-29 00:00:00"),
-        ("select timestamp '2024-01-01 00:00:00' - interval 1 second", "2023-12-31 23:59:59"),
+        (
+            "select date_add('2024-01-31 00:00:00', interval 1 month)",
+            "2024-02-29 00:00:00",
+        ),
+        (
+            "select timestamp '2024-01-01 00:00:00' - interval 1 second",
+            "2023-12-31 23:59:59",
+        ),
         ("select database()", "test"),
         ("select current_user()", "root@%"),
         ("select 1e20", "1e20"),
@@ -101,101 +115,267 @@ fn select_expressions_without_from() {
 #[test]
 fn column_names_keep_user_text() {
     let (_target, mut conn) = setup();
-    assert_eq!(names(&mut conn, "select 1+1, 'abc', name, t.score AS s, 2 * id from t"), ["1+1", "abc", "name", "s", "2 * id"]);
-    assert_eq!(names(&mut conn, "select count(*), Sum(id) total from t"), ["count(*)", "total"]);
+    assert_eq!(
+        names(
+            &mut conn,
+            "select 1+1, 'abc', name, t.score AS s, 2 * id from t"
+        ),
+        ["1+1", "abc", "name", "s", "2 * id"]
+    );
+    assert_eq!(
+        names(&mut conn, "select count(*), Sum(id) total from t"),
+        ["count(*)", "total"]
+    );
     assert_eq!(err(&mut conn, "select count(*), name from t").code, 1140);
     assert_eq!(names(&mut conn, "SELECT COUNT(*) FROM t"), ["COUNT(*)"]);
-    assert_eq!(names(&mut conn, "select * from t"), ["id", "name", "score", "f", "d", "at"]);
+    assert_eq!(
+        names(&mut conn, "select * from t"),
+        ["id", "name", "score", "f", "d", "at"]
+    );
 }
 
 #[test]
 fn float_and_decimal_rendering() {
     let (_target, mut conn) = setup();
-    assert_eq!(rows(&mut conn, "select f from t order by id"), ["0.11111111", "-3.40282e38", "1"]);
-    assert_eq!(rows(&mut conn, "select d from t order by id"), ["1.25", "2.50", "NULL"]);
-    assert_eq!(rows(&mut conn, "select at from t where id = 1"), ["2024-01-01 10:00:00"]);
+    assert_eq!(
+        rows(&mut conn, "select f from t order by id"),
+        ["0.11111111", "-3.40282e38", "1"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select d from t order by id"),
+        ["1.25", "2.50", "NULL"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select at from t where id = 1"),
+        ["2024-01-01 10:00:00"]
+    );
     match ok(&mut conn, "select f, score, d, id, name, at from t") {
         Outcome::Rows(set) => {
             let types: Vec<ColumnType> = set.columns.iter().map(|c| c.column_type).collect();
             assert_eq!(
                 types,
-                [ColumnType::Float, ColumnType::Double, ColumnType::Decimal, ColumnType::Int, ColumnType::Text, ColumnType::DateTime]
+                [
+                    ColumnType::Float,
+                    ColumnType::Double,
+                    ColumnType::Decimal,
+                    ColumnType::Int,
+                    ColumnType::Text,
+                    ColumnType::DateTime
+                ]
             );
         }
         other => panic!("{other:?}"),
     }
     ok(&mut conn, "create table dbl (v double)");
     ok(&mut conn, "insert into dbl values (1e20), (900000000000000), (0.000000000000001), (0.1111111111111111)");
-    assert_eq!(rows(&mut conn, "select v from dbl"), ["1e20", "900000000000000", "0.000000000000001", "0.1111111111111111"]);
+    assert_eq!(
+        rows(&mut conn, "select v from dbl"),
+        [
+            "1e20",
+            "900000000000000",
+            "0.000000000000001",
+            "0.1111111111111111"
+        ]
+    );
 }
 
 #[test]
 fn where_order_limit_group() {
     let (_target, mut conn) = setup();
-    assert_eq!(rows(&mut conn, "select id from t where score > 1 order by id desc"), ["3", "1"]);
-    assert_eq!(rows(&mut conn, "select id from t order by score"), ["2", "1", "3"]);
-    assert_eq!(rows(&mut conn, "select id from t order by score desc"), ["3", "1", "2"]);
-    assert_eq!(rows(&mut conn, "select id from t order by id limit 1, 1"), ["2"]);
-    assert_eq!(rows(&mut conn, "select id from t order by id limit 2 offset 1"), ["2", "3"]);
-    assert_eq!(rows(&mut conn, "select count(*), count(score), sum(id), avg(id), min(name), max(d) from t"), ["3|2|6|2.0000|a|2.50"]);
-    assert_eq!(rows(&mut conn, "select sum(score), avg(score) from t"), ["4.5|2.25"]);
-    assert_eq!(rows(&mut conn, "select count(*) from t where id > 10"), ["0"]);
-    assert_eq!(rows(&mut conn, "select sum(id) from t where id > 10"), ["NULL"]);
+    assert_eq!(
+        rows(
+            &mut conn,
+            "select id from t where score > 1 order by id desc"
+        ),
+        ["3", "1"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select id from t order by score"),
+        ["2", "1", "3"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select id from t order by score desc"),
+        ["3", "1", "2"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select id from t order by id limit 1, 1"),
+        ["2"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select id from t order by id limit 2 offset 1"),
+        ["2", "3"]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "select count(*), count(score), sum(id), avg(id), min(name), max(d) from t"
+        ),
+        ["3|2|6|2.0000|a|2.50"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select sum(score), avg(score) from t"),
+        ["4.5|2.25"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select count(*) from t where id > 10"),
+        ["0"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select sum(id) from t where id > 10"),
+        ["NULL"]
+    );
     ok(&mut conn, "insert into t (id, name) values (4, 'a')");
-    assert_eq!(rows(&mut conn, "select name, count(*) as n from t group by name having n > 1"), ["a|2"]);
-    assert_eq!(rows(&mut conn, "select name, count(*) from t group by name order by count(*) desc, name"), ["a|2", "b|1", "c|1"]);
-    assert_eq!(rows(&mut conn, "select distinct name from t order by name"), ["a", "b", "c"]);
-    assert_eq!(rows(&mut conn, "select x.id from t x where x.name = 'a' order by 1"), ["1", "4"]);
+    assert_eq!(
+        rows(
+            &mut conn,
+            "select name, count(*) as n from t group by name having n > 1"
+        ),
+        ["a|2"]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "select name, count(*) from t group by name order by count(*) desc, name"
+        ),
+        ["a|2", "b|1", "c|1"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select distinct name from t order by name"),
+        ["a", "b", "c"]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "select x.id from t x where x.name = 'a' order by 1"
+        ),
+        ["1", "4"]
+    );
 }
 
 #[test]
 fn joins() {
     let (_target, mut conn) = setup();
     ok(&mut conn, "create table u (tid int, tag varchar(5))");
-    ok(&mut conn, "insert into u values (1, 'x'), (1, 'y'), (3, 'z'), (9, 'w')");
+    ok(
+        &mut conn,
+        "insert into u values (1, 'x'), (1, 'y'), (3, 'z'), (9, 'w')",
+    );
     assert_eq!(
-        rows(&mut conn, "select t.id, u.tag from t join u on t.id = u.tid order by u.tag"),
+        rows(
+            &mut conn,
+            "select t.id, u.tag from t join u on t.id = u.tid order by u.tag"
+        ),
         ["1|x", "1|y", "3|z"]
     );
-    assert_eq!(rows(&mut conn, "select count(*) from t, u where t.id = u.tid and u.tag <> 'x'"), ["2"]);
-    assert_eq!(err(&mut conn, "select id from t, u where tid = 1 and zz = 2").code, 1054);
+    assert_eq!(
+        rows(
+            &mut conn,
+            "select count(*) from t, u where t.id = u.tid and u.tag <> 'x'"
+        ),
+        ["2"]
+    );
+    assert_eq!(
+        err(&mut conn, "select id from t, u where tid = 1 and zz = 2").code,
+        1054
+    );
 }
 
 #[test]
 fn dml_and_constraints() {
     let (_target, mut conn) = setup();
     let cases: [(&str, u16, &str); 9] = [
-        ("insert into t (id) values (1)", 1062, "Duplicate entry '1' for key 't.PRIMARY'"),
-        ("insert into t (name) values ('x')", 1364, "Field 'id' doesn't have a default value"),
-        ("insert into t (id) values (null)", 1048, "Column 'id' cannot be null"),
-        ("insert into t (id, name) values (9, 'abcdefghijk')", 1406, "Data too long for column 'name' at row 1"),
-        ("insert into t (id, d) values (9, 123456789.5)", 1264, "Out of range value for column 'd' at row 1"),
-        ("insert into nope values (1)", 1146, "Table 'test.nope' doesn't exist"),
-        ("select nope from t", 1054, "Unknown column 'nope' in 'field list'"),
-        ("select id from t where nope = 1", 1054, "Unknown column 'nope' in 'where clause'"),
-        ("insert into t (id) values (1, 2)", 1136, "Column count doesn't match value count at row 1"),
+        (
+            "insert into t (id) values (1)",
+            1062,
+            "Duplicate entry '1' for key 't.PRIMARY'",
+        ),
+        (
+            "insert into t (name) values ('x')",
+            1364,
+            "Field 'id' doesn't have a default value",
+        ),
+        (
+            "insert into t (id) values (null)",
+            1048,
+            "Column 'id' cannot be null",
+        ),
+        (
+            "insert into t (id, name) values (9, 'abcdefghijk')",
+            1406,
+            "Data too long for column 'name' at row 1",
+        ),
+        (
+            "insert into t (id, d) values (9, 123456789.5)",
+            1264,
+            "Out of range value for column 'd' at row 1",
+        ),
+        (
+            "insert into nope values (1)",
+            1146,
+            "Table 'test.nope' doesn't exist",
+        ),
+        (
+            "select nope from t",
+            1054,
+            "Unknown column 'nope' in 'field list'",
+        ),
+        (
+            "select id from t where nope = 1",
+            1054,
+            "Unknown column 'nope' in 'where clause'",
+        ),
+        (
+            "insert into t (id) values (1, 2)",
+            1136,
+            "Column count doesn't match value count at row 1",
+        ),
     ];
     for (sql, code, message) in cases {
         let e = err(&mut conn, sql);
         assert_eq!((e.code, e.message.as_str()), (code, message), "{sql}");
     }
-    assert_eq!(err(&mut conn, "insert into t (id) values (10), (10)").code, 1062);
-    assert_eq!(rows(&mut conn, "select count(*) from t"), ["3"], "a failed statement writes nothing");
+    assert_eq!(
+        err(&mut conn, "insert into t (id) values (10), (10)").code,
+        1062
+    );
+    assert_eq!(
+        rows(&mut conn, "select count(*) from t"),
+        ["3"],
+        "a failed statement writes nothing"
+    );
 
-    match ok(&mut conn, "update t set score = score + 1 where score is not null") {
+    match ok(
+        &mut conn,
+        "update t set score = score + 1 where score is not null",
+    ) {
         Outcome::Affected { rows, info } => {
             assert_eq!(rows, 2);
             assert_eq!(info, "Rows matched: 2  Changed: 2  Warnings: 0");
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(rows(&mut conn, "select score from t order by id"), ["2.5", "NULL", "4"]);
-    assert_eq!(err(&mut conn, "update t set id = 2 where id = 1").code, 1062);
+    assert_eq!(
+        rows(&mut conn, "select score from t order by id"),
+        ["2.5", "NULL", "4"]
+    );
+    assert_eq!(
+        err(&mut conn, "update t set id = 2 where id = 1").code,
+        1062
+    );
     ok(&mut conn, "update t set id = 10 where id = 1");
-    assert_eq!(rows(&mut conn, "select id from t order by id"), ["2", "3", "10"]);
-    assert!(matches!(ok(&mut conn, "delete from t where id > 2"), Outcome::Affected { rows: 2, .. }));
+    assert_eq!(
+        rows(&mut conn, "select id from t order by id"),
+        ["2", "3", "10"]
+    );
+    assert!(matches!(
+        ok(&mut conn, "delete from t where id > 2"),
+        Outcome::Affected { rows: 2, .. }
+    ));
     assert_eq!(rows(&mut conn, "select id from t"), ["2"]);
-    ok(&mut conn, "create table t2 (id int, name varchar(10) not null default 'n')");
+    ok(
+        &mut conn,
+        "create table t2 (id int, name varchar(10) not null default 'n')",
+    );
     ok(&mut conn, "insert into t2 (id) select id * 10 from t");
     assert_eq!(rows(&mut conn, "select id, name from t2"), ["20|n"]);
     ok(&mut conn, "truncate table t2");
@@ -238,11 +418,19 @@ fn unsupported_and_syntax_errors() {
     ] {
         let e = err(&mut conn, sql);
         assert_eq!(e.code, 1105, "{sql}: {e}");
-        assert!(e.message.starts_with("the reference engine does not support"), "{sql}: {e}");
+        assert!(
+            e.message
+                .starts_with("the reference engine does not support"),
+            "{sql}: {e}"
+        );
     }
     let e = err(&mut conn, "select from where");
     assert_eq!((e.code, e.sqlstate.as_str()), (1064, "42000"));
-    assert!(e.message.starts_with("You have an error in your SQL syntax"), "{e}");
+    assert!(
+        e.message
+            .starts_with("You have an error in your SQL syntax"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -251,11 +439,23 @@ fn transactions_isolation_and_conflicts() {
     let mut b = connect(&target);
     ok(&mut a, "begin");
     ok(&mut a, "insert into t (id, name) values (5, 'e')");
-    assert_eq!(rows(&mut a, "select count(*) from t"), ["4"], "reads its own writes");
-    assert_eq!(rows(&mut b, "select count(*) from t"), ["3"], "no dirty reads");
+    assert_eq!(
+        rows(&mut a, "select count(*) from t"),
+        ["4"],
+        "reads its own writes"
+    );
+    assert_eq!(
+        rows(&mut b, "select count(*) from t"),
+        ["3"],
+        "no dirty reads"
+    );
     ok(&mut b, "begin");
     ok(&mut a, "commit");
-    assert_eq!(rows(&mut b, "select count(*) from t"), ["3"], "snapshot stays fixed");
+    assert_eq!(
+        rows(&mut b, "select count(*) from t"),
+        ["3"],
+        "snapshot stays fixed"
+    );
     ok(&mut b, "commit");
     assert_eq!(rows(&mut b, "select count(*) from t"), ["4"]);
 
@@ -281,11 +481,31 @@ fn as_of_timestamp_reads() {
     ok(&mut conn, "insert into t (id) values (4)");
     ok(&mut conn, "set @t2 = now(6)");
     ok(&mut conn, "delete from t where id = 1");
-    assert_eq!(rows(&mut conn, "select count(*) from t as of timestamp @t1"), ["3"]);
-    assert_eq!(rows(&mut conn, "select count(*) from t as of timestamp @t2"), ["4"]);
+    assert_eq!(
+        rows(&mut conn, "select count(*) from t as of timestamp @t1"),
+        ["3"]
+    );
+    assert_eq!(
+        rows(&mut conn, "select count(*) from t as of timestamp @t2"),
+        ["4"]
+    );
     assert_eq!(rows(&mut conn, "select count(*) from t"), ["3"]);
-    assert_eq!(rows(&mut conn, "select count(*) from t as of timestamp now(6) - interval 0 second"), ["3"]);
-    assert_eq!(err(&mut conn, "select count(*) from t as of timestamp '2000-01-01 00:00:00'").code, 1146, "no table then");
+    assert_eq!(
+        rows(
+            &mut conn,
+            "select count(*) from t as of timestamp now(6) - interval 0 second"
+        ),
+        ["3"]
+    );
+    assert_eq!(
+        err(
+            &mut conn,
+            "select count(*) from t as of timestamp '2000-01-01 00:00:00'"
+        )
+        .code,
+        1146,
+        "no table then"
+    );
 }
 
 #[test]
@@ -299,15 +519,28 @@ fn as_of_errors() {
     ];
     for (sql, code, message) in cases {
         let e = err(&mut conn, sql);
-        assert_eq!((e.code, e.sqlstate.as_str(), e.message.as_str()), (code, "HY000", message), "{sql}");
+        assert_eq!(
+            (e.code, e.sqlstate.as_str(), e.message.as_str()),
+            (code, "HY000", message),
+            "{sql}"
+        );
     }
     ok(&mut conn, "begin");
     let e = err(&mut conn, "select * from t as of timestamp now(6)");
-    assert_eq!(e.message, "invalid as of timestamp: as of timestamp can't be set in transaction.");
+    assert_eq!(
+        e.message,
+        "invalid as of timestamp: as of timestamp can't be set in transaction."
+    );
     ok(&mut conn, "commit");
-    ok(&mut conn, "set transaction read only as of timestamp now(6)");
+    ok(
+        &mut conn,
+        "set transaction read only as of timestamp now(6)",
+    );
     let e = err(&mut conn, "select * from t as of timestamp now(6)");
-    assert_eq!(e.message, "invalid as of timestamp: can't use select as of while already set transaction as of");
+    assert_eq!(
+        e.message,
+        "invalid as of timestamp: can't use select as of while already set transaction as of"
+    );
 }
 
 #[test]
@@ -318,7 +551,14 @@ fn stale_transactions_and_snapshot() {
     ok(&mut conn, "start transaction read only as of timestamp @t");
     assert_eq!(rows(&mut conn, "select count(*) from t"), ["3"]);
     let e = err(&mut conn, "insert into t (id) values (8)");
-    assert_eq!((e.code, e.sqlstate.as_str(), e.message.as_str()), (1792, "25006", "Cannot execute statement in a READ ONLY transaction."));
+    assert_eq!(
+        (e.code, e.sqlstate.as_str(), e.message.as_str()),
+        (
+            1792,
+            "25006",
+            "Cannot execute statement in a READ ONLY transaction."
+        )
+    );
     ok(&mut conn, "commit");
 
     ok(&mut conn, "set transaction read only as of timestamp @t");
@@ -333,14 +573,26 @@ fn stale_transactions_and_snapshot() {
     let local = rows(&mut conn, "select @local");
     ok(&mut conn, &format!("set @@tidb_snapshot = '{}'", local[0]));
     assert_eq!(rows(&mut conn, "select count(*) from t"), ["4"]);
-    assert_eq!(rows(&mut conn, "select @@tidb_snapshot"), [local[0].clone()]);
+    assert_eq!(
+        rows(&mut conn, "select @@tidb_snapshot"),
+        [local[0].clone()]
+    );
     let e = err(&mut conn, "insert into t (id) values (9)");
-    assert_eq!((e.code, e.message.as_str()), (1105, "can not execute write statement when 'tidb_snapshot' is set"));
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (
+            1105,
+            "can not execute write statement when 'tidb_snapshot' is set"
+        )
+    );
     ok(&mut conn, "set @@tidb_snapshot = ''");
     assert_eq!(rows(&mut conn, "select count(*) from t"), ["5"]);
     ok(&mut conn, "set time_zone = '+00:00'");
     let e = err(&mut conn, &format!("set @@tidb_snapshot = '{}'", local[0]));
-    assert_eq!(e.code, 9006, "the same wall time 8 hours later in UTC is in the future");
+    assert_eq!(
+        e.code, 9006,
+        "the same wall time 8 hours later in UTC is in the future"
+    );
 }
 
 #[test]
@@ -349,15 +601,24 @@ fn historical_schema_is_visible() {
     ok(&mut conn, "set @before = now(6)");
     ok(&mut conn, "drop table t");
     ok(&mut conn, "create table t (other int)");
-    assert_eq!(rows(&mut conn, "select count(*) from t as of timestamp @before"), ["3"]);
-    assert_eq!(names(&mut conn, "select * from t as of timestamp @before")[0], "id");
+    assert_eq!(
+        rows(&mut conn, "select count(*) from t as of timestamp @before"),
+        ["3"]
+    );
+    assert_eq!(
+        names(&mut conn, "select * from t as of timestamp @before")[0],
+        "id"
+    );
     assert_eq!(names(&mut conn, "select * from t"), ["other"]);
 }
 
 #[test]
 fn explain_brief_tree() {
     let (_target, mut conn) = setup();
-    let explain = rows(&mut conn, "explain format = 'brief' select * from t where id > 1");
+    let explain = rows(
+        &mut conn,
+        "explain format = 'brief' select * from t where id > 1",
+    );
     assert_eq!(
         explain,
         [
@@ -366,18 +627,30 @@ fn explain_brief_tree() {
             "  └─TableFullScan|3.00|cop[tikv]|table:t|keep order:false, stats:pseudo",
         ]
     );
-    let explain = rows(&mut conn, "explain select name, count(*) from t group by name order by name limit 2");
+    let explain = rows(
+        &mut conn,
+        "explain select name, count(*) from t group by name order by name limit 2",
+    );
     assert_eq!(explain[0], "Projection|2.00|root||test.t.name, count(1)");
     assert!(explain[1].starts_with("└─TopN|2.00|root||"), "{explain:?}");
-    assert!(explain[2].starts_with("  └─HashAgg|3.00|root||group by:test.t.name, funcs:count(1)"), "{explain:?}");
+    assert!(
+        explain[2].starts_with("  └─HashAgg|3.00|root||group by:test.t.name, funcs:count(1)"),
+        "{explain:?}"
+    );
 }
 
 #[test]
 fn explain_join_prefixes() {
     let (_target, mut conn) = setup();
     ok(&mut conn, "create table u (tid int)");
-    let explain = rows(&mut conn, "explain format='brief' select t.id from t join u on t.id = u.tid");
-    let ids: Vec<&str> = explain.iter().map(|r| r.split('|').next().unwrap_or("")).collect();
+    let explain = rows(
+        &mut conn,
+        "explain format='brief' select t.id from t join u on t.id = u.tid",
+    );
+    let ids: Vec<&str> = explain
+        .iter()
+        .map(|r| r.split('|').next().unwrap_or(""))
+        .collect();
     assert_eq!(
         ids,
         [
@@ -389,7 +662,10 @@ fn explain_join_prefixes() {
             "    └─TableFullScan",
         ]
     );
-    assert!(explain[1].ends_with("inner join, equal:[eq(test.t.id, test.u.tid)]"), "{explain:?}");
+    assert!(
+        explain[1].ends_with("inner join, equal:[eq(test.t.id, test.u.tid)]"),
+        "{explain:?}"
+    );
 }
 
 #[test]

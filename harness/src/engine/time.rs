@@ -89,7 +89,10 @@ impl DateTime {
     pub fn round_to(self, fsp: u8) -> DateTime {
         let unit = 10i64.pow(6 - fsp.min(6) as u32);
         let rounded = (self.micros + unit / 2).div_euclid(unit) * unit;
-        DateTime { micros: rounded, fsp }
+        DateTime {
+            micros: rounded,
+            fsp,
+        }
     }
 
     /// The numeric form `YYYYMMDDHHMMSS[.ffffff]` used in numeric context.
@@ -105,7 +108,11 @@ impl DateTime {
 
     /// Adds an interval; `None` if the result is out of range.
     pub fn add_interval(self, amount: i64, unit: IntervalUnit) -> Option<DateTime> {
-        let fsp = if unit == IntervalUnit::Microsecond { 6 } else { self.fsp };
+        let fsp = if unit == IntervalUnit::Microsecond {
+            6
+        } else {
+            self.fsp
+        };
         let micros = match unit {
             IntervalUnit::Microsecond => Some(amount),
             IntervalUnit::Second => amount.checked_mul(1_000_000),
@@ -121,7 +128,11 @@ impl DateTime {
                 fsp,
             });
         }
-        let months = if unit == IntervalUnit::Year { amount.checked_mul(12)? } else { amount };
+        let months = if unit == IntervalUnit::Year {
+            amount.checked_mul(12)?
+        } else {
+            amount
+        };
         let naive = self.naive()?;
         let shifted = if months >= 0 {
             naive.checked_add_months(Months::new(u32::try_from(months).ok()?))?
@@ -258,11 +269,22 @@ mod tests {
     #[test]
     fn intervals_and_zones() {
         let base = DateTime::parse("2024-01-31 10:00:00").unwrap();
-        assert_eq!(base.add_interval(1, IntervalUnit::Month).unwrap().render(), "2024-02-29 10:00:00");
-        assert_eq!(base.add_interval(-1, IntervalUnit::Microsecond).unwrap().render(), "2024-01-31 09:59:59.999999");
+        assert_eq!(
+            base.add_interval(1, IntervalUnit::Month).unwrap().render(),
+            "2024-02-29 10:00:00"
+        );
+        assert_eq!(
+            base.add_interval(-1, IntervalUnit::Microsecond)
+                .unwrap()
+                .render(),
+            "2024-01-31 09:59:59.999999"
+        );
         let zone = TimeZone::parse("+08:00").unwrap();
         assert_eq!(zone.offset_seconds, 28800);
-        assert_eq!(TimeZone::parse("Asia/Shanghai").unwrap().offset_seconds, 28800);
+        assert_eq!(
+            TimeZone::parse("Asia/Shanghai").unwrap().offset_seconds,
+            28800
+        );
         assert!(TimeZone::parse("Mars/Base").is_none());
         let local = zone.from_utc_micros(0, 0);
         assert_eq!(local.render(), "1970-01-01 08:00:00");

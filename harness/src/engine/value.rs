@@ -181,7 +181,8 @@ pub fn numeric_prefix(text: &str) -> &str {
     }
     if end < bytes.len() && (bytes[end] == b'e' || bytes[end] == b'E') {
         let mut exponent_end = end + 1;
-        if exponent_end < bytes.len() && (bytes[exponent_end] == b'-' || bytes[exponent_end] == b'+')
+        if exponent_end < bytes.len()
+            && (bytes[exponent_end] == b'-' || bytes[exponent_end] == b'+')
         {
             exponent_end += 1;
         }
@@ -282,20 +283,42 @@ mod tests {
         let cases = [
             (Value::Str("10".into()), Value::Int(9), Ordering::Greater),
             (Value::Str("abc".into()), Value::Int(0), Ordering::Equal),
-            (Value::Str("1.5x".into()), Value::Double(1.5), Ordering::Equal),
-            (Value::Str("b".into()), Value::Str("a".into()), Ordering::Greater),
-            (Value::Str("A".into()), Value::Str("a".into()), Ordering::Less),
+            (
+                Value::Str("1.5x".into()),
+                Value::Double(1.5),
+                Ordering::Equal,
+            ),
+            (
+                Value::Str("b".into()),
+                Value::Str("a".into()),
+                Ordering::Greater,
+            ),
+            (
+                Value::Str("A".into()),
+                Value::Str("a".into()),
+                Ordering::Less,
+            ),
         ];
         for (left, right, expected) in cases {
-            assert_eq!(compare(&left, &right), Some(expected), "{left:?} vs {right:?}");
+            assert_eq!(
+                compare(&left, &right),
+                Some(expected),
+                "{left:?} vs {right:?}"
+            );
         }
         assert_eq!(compare(&Value::Null, &Value::Int(1)), None);
     }
 
     #[test]
     fn group_keys_unify_numbers() {
-        assert_eq!(group_key(&Value::Int(1)), group_key(&Value::Decimal(Decimal::parse("1.00").unwrap())));
+        assert_eq!(
+            group_key(&Value::Int(1)),
+            group_key(&Value::Decimal(Decimal::parse("1.00").unwrap()))
+        );
         assert_eq!(group_key(&Value::Int(2)), group_key(&Value::Double(2.0)));
-        assert_ne!(group_key(&Value::Int(1)), group_key(&Value::Str("1".into())));
+        assert_ne!(
+            group_key(&Value::Int(1)),
+            group_key(&Value::Str("1".into()))
+        );
     }
 }
