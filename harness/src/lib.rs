@@ -12,6 +12,7 @@
 //!   statements against.
 //! - [`catalog`]: model catalog with MVCC versions, privileges and system
 //!   variables.
+//! - [`engine`]: the reference SQL engine (TiDB dialect subset, MVCC).
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
@@ -21,5 +22,6 @@ pub mod cli;
 pub mod config;
 pub mod duration;
 pub mod mlmodel;
+pub mod engine;
 pub mod sidecar;
 pub mod target;

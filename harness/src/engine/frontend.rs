@@ -1,0 +1,678 @@
+//! The statement front end: recognizes session, transaction and simple DDL
+//! statements itself, rewrites TiDB syntax, and hands the rest to
+//! sqlparser (MySQL dialect).
+
+use sqlparser::ast::{self, Statement};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+use super::bind::Scope;
+use super::ddl;
+use super::dml;
+use super::error::{self, EngineResult};
+use super::explain;
+use super::expr::EvalContext;
+use super::preparse::{self, Lexeme};
+use super::query::{self, ReadContext};
+use super::session::{Session, Transaction};
+use super::storage::{Store, WriteSet};
+use super::time::{DateTime, TimeZone};
+use super::value::Value;
+use crate::target::{Column, ColumnType, Outcome, ResultSet};
+
+fn affected(rows: u64) -> Outcome {
+    Outcome::Affected {
+        rows,
+        info: String::new(),
+    }
+}
+
+fn text_rows(name: &str, values: Vec<String>) -> Outcome {
+    Outcome::Rows(ResultSet {
+        columns: vec![Column {
+            name: name.into(),
+            column_type: ColumnType::Text,
+        }],
+        rows: values.into_iter().map(|v| vec![Some(v)]).collect(),
+    })
+}
+
+/// Maps a sqlparser error to TiDB's 1064 message form.
+fn parse_error(sql: &str, error: sqlparser::parser::ParserError) -> error::SqlError {
+    let message = error.to_string();
+    let near = message
+        .rsplit_once("Column: ")
+        .and_then(|(_, column)| column.trim().parse::<usize>().ok())
+        .and_then(|column| {
+            sql.char_indices()
+                .nth(column.saturating_sub(1))
+                .map(|(i, _)| &sql[i..])
+        })
+        .unwrap_or(sql);
+    error::syntax(near)
+}
+
+fn unquote(name: &str) -> String {
+    name.trim_matches('`').to_string()
+}
+
+impl Session {
+    /// Executes one statement.
+    pub fn execute(&mut self, sql: &str) -> EngineResult<Outcome> {
+        let sql = sql.trim().trim_end_matches(';').trim();
+        let lexemes = preparse::lex(sql)?;
+        let Some(first) = lexemes.first().and_then(Lexeme::keyword) else {
+            if lexemes.is_empty() {
+                return Err(error::SqlError::new(1065, "42000", "Query was empty"));
+            }
+            return Err(error::syntax(sql));
+        };
+        let word = |i: usize| lexemes.get(i).and_then(Lexeme::keyword).unwrap_or_default();
+        let rest_from = |i: usize| lexemes.get(i).map_or("", |l| &sql[l.start..]);
+
+        match first.as_str() {
+            "BEGIN" => {
+                self.begin(false, None)?;
+                Ok(affected(0))
+            }
+            "START" if word(1) == "TRANSACTION" => self.start_transaction(&lexemes, sql),
+            "COMMIT" => {
+                self.commit()?;
+                Ok(affected(0))
+            }
+            "ROLLBACK" => {
+                self.rollback();
+                Ok(affected(0))
+            }
+            "SET" if word(1) == "TRANSACTION" => self.set_transaction(&lexemes, sql),
+            "SET" => self.set_variables(rest_from(1)),
+            "USE" => {
+                let name = unquote(rest_from(1).trim());
+                if self.lock().latest_catalog().database(&name).is_none() {
+                    return Err(error::unknown_database(&name));
+                }
+                self.database = Some(name);
+                Ok(affected(0))
+            }
+            "CREATE" | "DROP" if matches!(word(1).as_str(), "DATABASE" | "SCHEMA") => {
+                let (if_clause, name_at) =
+                    match (word(2).as_str(), word(3).as_str(), word(4).as_str()) {
+                        ("IF", "NOT", "EXISTS") => (true, 5),
+                        ("IF", "EXISTS", _) => (true, 4),
+                        _ => (false, 2),
+                    };
+                if lexemes.len() != name_at + 1 {
+                    return Err(error::syntax(rest_from(name_at.min(lexemes.len()))));
+                }
+                let name = unquote(&sql[lexemes[name_at].start..lexemes[name_at].end]);
+                self.before_ddl()?;
+                let mut store = self.lock();
+                if first == "CREATE" {
+                    ddl::create_database(&mut store, &name, if_clause)?;
+                } else {
+                    ddl::drop_database(&mut store, &name, if_clause)?;
+                    drop(store);
+                    if self
+                        .database
+                        .as_deref()
+                        .is_some_and(|d| d.eq_ignore_ascii_case(&name))
+                    {
+                        self.database = None;
+                    }
+                }
+                Ok(affected(if first == "DROP" { 0 } else { 1 }))
+            }
+            "DROP" if word(1) == "TABLE" => {
+                let (if_exists, from) = if word(2) == "IF" && word(3) == "EXISTS" {
+                    (true, 4)
+                } else {
+                    (false, 2)
+                };
+                let mut names = Vec::new();
+                for part in rest_from(from).split(',') {
+                    names.push(self.qualify(part.trim())?);
+                }
+                if names.is_empty() {
+                    return Err(error::syntax(sql));
+                }
+                self.before_ddl()?;
+                ddl::drop_tables(&mut self.lock(), &names, if_exists)?;
+                Ok(affected(0))
+            }
+            "TRUNCATE" => {
+                let from = if word(1) == "TABLE" { 2 } else { 1 };
+                let (db, table) = self.qualify(rest_from(from).trim())?;
+                self.before_ddl()?;
+                ddl::truncate(&mut self.lock(), &db, &table)?;
+                Ok(affected(0))
+            }
+            "SHOW" => self.show(&lexemes, sql),
+            "EXPLAIN" | "DESC" | "DESCRIBE" => {
+                let mut i = 1;
+                if word(1) == "ANALYZE" {
+                    return Err(error::unsupported("EXPLAIN ANALYZE yet"));
+                }
+                if word(1) == "FORMAT" {
+                    let format = match lexemes.get(3).map(|l| &l.token) {
+                        Some(Token::SingleQuotedString(s)) | Some(Token::DoubleQuotedString(s)) => {
+                            s.to_ascii_lowercase()
+                        }
+                        _ => return Err(error::syntax(rest_from(1))),
+                    };
+                    if format != "brief" && format != "row" {
+                        return Err(error::unsupported(format!("EXPLAIN FORMAT='{format}'")));
+                    }
+                    i = 4;
+                }
+                if word(i) != "SELECT" {
+                    return Err(error::unsupported(
+                        "EXPLAIN of statements other than SELECT",
+                    ));
+                }
+                self.data_statement(rest_from(i), true)
+            }
+            "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "WITH" => self.data_statement(sql, false),
+            "CREATE" if word(1) == "TABLE" => self.data_statement(sql, false),
+            _ => {
+                let what = lexemes
+                    .iter()
+                    .take(2)
+                    .filter_map(Lexeme::keyword)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Err(error::unsupported(format!("the statement {what}")))
+            }
+        }
+    }
+
+    fn qualify(&self, name: &str) -> EngineResult<(String, String)> {
+        let parts: Vec<String> = name.split('.').map(|p| unquote(p.trim())).collect();
+        match parts.as_slice() {
+            [t] if !t.is_empty() => Ok((
+                self.database.clone().ok_or_else(error::no_database)?,
+                t.clone(),
+            )),
+            [d, t] => Ok((d.clone(), t.clone())),
+            _ => Err(error::syntax(name)),
+        }
+    }
+
+    /// Checks that DDL may run and commits the open transaction, as DDL
+    /// implicitly does in MySQL.
+    fn before_ddl(&mut self) -> EngineResult<()> {
+        if self.snapshot.is_some() {
+            return Err(error::snapshot_write());
+        }
+        self.commit()
+    }
+
+    /// Evaluates a constant expression (no columns) at the current time.
+    fn eval_constant(&self, text: &str) -> EngineResult<Value> {
+        let dialect = MySqlDialect {};
+        let mut parser = Parser::new(&dialect)
+            .try_with_sql(text)
+            .map_err(|e| parse_error(text, e))?;
+        let expr = parser.parse_expr().map_err(|e| parse_error(text, e))?;
+        if parser.peek_token().token != Token::EOF {
+            return Err(error::syntax(text));
+        }
+        let now = self.lock().tick();
+        let eval = self.eval_context(now, false);
+        let scope = Scope::default();
+        let sysvar = |name: &str| self.system_var(name);
+        let mut binder = super::bind::Binder {
+            scope: &scope,
+            user_vars: &self.user_vars,
+            system_var: &sysvar,
+            clause: "field list",
+            agg: None,
+            saw_aggregate: false,
+            allow_aggregates: false,
+            has_group_by: false,
+            select_position: 0,
+        };
+        let bound = binder.bind(&expr)?;
+        Ok(bound
+            .eval(&eval, &[Vec::new()])?
+            .pop()
+            .unwrap_or(Value::Null))
+    }
+
+    fn eval_context(&self, now_ts: u64, strict_division: bool) -> EvalContext {
+        EvalContext {
+            now: self.time_zone.from_utc_micros(now_ts as i64, 6),
+            database: self.database.clone(),
+            user: self.user.clone(),
+            strict_division,
+        }
+    }
+
+    fn start_transaction(&mut self, lexemes: &[Lexeme], sql: &str) -> EngineResult<Outcome> {
+        let words: Vec<String> = lexemes
+            .iter()
+            .skip(2)
+            .take(5)
+            .filter_map(Lexeme::keyword)
+            .collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            [] | ["WITH", "CONSISTENT", "SNAPSHOT", ..] | ["READ", "WRITE", ..] => {
+                self.begin(false, None)?
+            }
+            ["READ", "ONLY", "AS", "OF", "TIMESTAMP"] => {
+                let Some(expr_start) = lexemes.get(7) else {
+                    return Err(error::syntax(sql));
+                };
+                let value = self.eval_constant(&sql[expr_start.start..])?;
+                let ts = {
+                    let store = self.lock();
+                    self.as_of_ts(&store, &value)?
+                };
+                self.begin(true, Some(ts))?;
+            }
+            ["READ", "ONLY"] => self.begin(true, None)?,
+            _ => return Err(error::syntax(sql)),
+        }
+        Ok(affected(0))
+    }
+
+    fn set_transaction(&mut self, lexemes: &[Lexeme], sql: &str) -> EngineResult<Outcome> {
+        let words: Vec<String> = lexemes
+            .iter()
+            .skip(2)
+            .take(6)
+            .filter_map(Lexeme::keyword)
+            .collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            ["READ", "ONLY", "AS", "OF", "TIMESTAMP", ..] => {
+                if self.txn.as_ref().is_some_and(|t| t.explicit) {
+                    return Err(error::invalid_as_of(
+                        "as of timestamp can't be set in transaction.",
+                    ));
+                }
+                let Some(expr_start) = lexemes.get(7) else {
+                    return Err(error::syntax(sql));
+                };
+                let value = self.eval_constant(&sql[expr_start.start..])?;
+                let ts = {
+                    let store = self.lock();
+                    self.as_of_ts(&store, &value)?
+                };
+                self.next_txn_as_of = Some(ts);
+                Ok(affected(0))
+            }
+            ["ISOLATION", "LEVEL", "REPEATABLE", "READ", ..] => Ok(affected(0)),
+            _ => Err(error::unsupported(format!(
+                "`{sql}` (only READ ONLY AS OF TIMESTAMP and REPEATABLE READ)"
+            ))),
+        }
+    }
+
+    fn set_variables(&mut self, assignments: &str) -> EngineResult<Outcome> {
+        for assignment in split_top_level(assignments)? {
+            let lexemes = preparse::lex(&assignment)?;
+            let Some(eq) = lexemes
+                .iter()
+                .position(|l| matches!(l.token, Token::Eq | Token::Assignment))
+            else {
+                if lexemes.first().is_some_and(|l| l.is("NAMES")) {
+                    continue;
+                }
+                return Err(error::syntax(&assignment));
+            };
+            let target: String = assignment[..lexemes[eq].start].trim().to_string();
+            let value_text = assignment[lexemes[eq].end..].trim();
+            let value = match lexemes.get(eq + 1) {
+                Some(Lexeme {
+                    token: Token::Word(w),
+                    ..
+                }) if eq + 2 == lexemes.len()
+                    && w.quote_style.is_none()
+                    && !w.value.starts_with('@') =>
+                {
+                    Value::Str(w.value.clone())
+                }
+                _ => self.eval_constant(value_text)?,
+            };
+            if let Some(name) = target.strip_prefix('@').filter(|n| !n.starts_with('@')) {
+                self.user_vars
+                    .insert(unquote(name).to_ascii_lowercase(), value);
+                continue;
+            }
+            let lower = target.to_ascii_lowercase();
+            let name = lower
+                .trim_start_matches("@@")
+                .trim_start_matches("session.")
+                .trim_start_matches("local.")
+                .trim_start_matches("session ")
+                .trim();
+            if lower.starts_with("@@global.") || lower.starts_with("global ") {
+                return Err(error::unsupported("SET GLOBAL"));
+            }
+            self.set_system_var(name, value)?;
+        }
+        Ok(affected(0))
+    }
+
+    fn set_system_var(&mut self, name: &str, value: Value) -> EngineResult<()> {
+        match name {
+            "time_zone" => {
+                let text = value.to_text().unwrap_or_default();
+                self.time_zone =
+                    TimeZone::parse(&text).ok_or_else(|| error::unknown_time_zone(&text))?;
+            }
+            "autocommit" => {
+                let on = match value
+                    .to_text()
+                    .unwrap_or_default()
+                    .to_ascii_uppercase()
+                    .as_str()
+                {
+                    "1" | "ON" => true,
+                    "0" | "OFF" => false,
+                    other => return Err(error::wrong_value_for_var("autocommit", other)),
+                };
+                if on {
+                    self.commit()?;
+                }
+                self.autocommit = on;
+            }
+            "tidb_snapshot" => {
+                let text = value.to_text().unwrap_or_default();
+                if text.is_empty() {
+                    self.snapshot = None;
+                    self.system_vars.remove("tidb_snapshot");
+                    return Ok(());
+                }
+                let datetime = DateTime::parse(&text).ok_or_else(|| {
+                    error::unsupported(format!(
+                        "tidb_snapshot = '{text}' (only datetime strings, not TSO numbers)"
+                    ))
+                })?;
+                let ts = {
+                    let store = self.lock();
+                    self.read_ts_from(&store, datetime)?
+                };
+                self.snapshot = Some(ts);
+                self.system_vars.insert("tidb_snapshot".into(), text);
+            }
+            other => self.set_plain_var(other, &value)?,
+        }
+        Ok(())
+    }
+
+    fn show(&mut self, lexemes: &[Lexeme], sql: &str) -> EngineResult<Outcome> {
+        let word = |i: usize| lexemes.get(i).and_then(Lexeme::keyword).unwrap_or_default();
+        let catalog = {
+            let store = self.lock();
+            let ts = self.snapshot.unwrap_or_else(|| store.now());
+            store.catalog_at(ts).unwrap_or_default()
+        };
+        match (word(1).as_str(), word(2).as_str()) {
+            ("DATABASES", _) if lexemes.len() == 2 => {
+                let mut names: Vec<String> =
+                    catalog.databases.values().map(|d| d.name.clone()).collect();
+                names.extend(["INFORMATION_SCHEMA".to_string()]);
+                names.sort();
+                Ok(text_rows("Database", names))
+            }
+            ("TABLES", _) if lexemes.len() == 2 => {
+                let db = self.database.clone().ok_or_else(error::no_database)?;
+                let database = catalog
+                    .database(&db)
+                    .ok_or_else(|| error::unknown_database(&db))?;
+                let names = database.tables.values().map(|t| t.name.clone()).collect();
+                Ok(text_rows(&format!("Tables_in_{db}"), names))
+            }
+            ("CREATE", "TABLE") => {
+                let name = lexemes.get(3).map_or("", |l| &sql[l.start..]);
+                let (db, table) = self.qualify(name.trim())?;
+                let def = catalog
+                    .table(&db, &table)
+                    .ok_or_else(|| error::no_such_table(&db, &table))?;
+                Ok(Outcome::Rows(ResultSet {
+                    columns: vec![
+                        Column {
+                            name: "Table".into(),
+                            column_type: ColumnType::Text,
+                        },
+                        Column {
+                            name: "Create Table".into(),
+                            column_type: ColumnType::Text,
+                        },
+                    ],
+                    rows: vec![vec![
+                        Some(def.name.clone()),
+                        Some(ddl::show_create_table(def)),
+                    ]],
+                }))
+            }
+            _ => Err(error::unsupported(format!("`{sql}`"))),
+        }
+    }
+
+    /// SELECT, INSERT, UPDATE, DELETE, CREATE TABLE, and EXPLAIN SELECT.
+    fn data_statement(&mut self, sql: &str, explain_only: bool) -> EngineResult<Outcome> {
+        let (without_as_of, as_of_exprs) = preparse::extract_as_of(sql)?;
+        let item_texts = preparse::select_item_texts(&without_as_of)?;
+        let rewritten = preparse::rewrite_model_predict(&without_as_of)?;
+        let dialect = MySqlDialect {};
+        let mut statements =
+            Parser::parse_sql(&dialect, &rewritten).map_err(|e| parse_error(&rewritten, e))?;
+        if statements.len() != 1 {
+            return Err(error::unsupported("several statements in one call"));
+        }
+        let statement = statements.remove(0);
+
+        if let Statement::CreateTable(create) = &statement {
+            let db = match create.name.0.as_slice() {
+                [_] => self.database.clone().ok_or_else(error::no_database)?,
+                [d, _] => unquote(&d.to_string()),
+                _ => return Err(error::syntax(sql)),
+            };
+            self.before_ddl()?;
+            let now = self.lock().tick();
+            let eval = self.eval_context(now, true);
+            ddl::create_table(&mut self.lock(), create, &db, &eval)?;
+            return Ok(affected(0));
+        }
+        let is_write = match &statement {
+            Statement::Query(_) => false,
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => true,
+            other => return Err(error::unsupported(format!("the statement `{other}`"))),
+        };
+
+        // Resolve the read timestamp.
+        let store_handle = self.store.clone();
+        let mut store = store_handle.lock().unwrap_or_else(|p| p.into_inner());
+        let statement_ts = store.tick();
+        let mut read_ts = statement_ts;
+        let mut read_only = false;
+        let mut stale = false;
+        if !as_of_exprs.is_empty() {
+            if self.txn.as_ref().is_some_and(|t| t.explicit) {
+                return Err(error::invalid_as_of(
+                    "as of timestamp can't be set in transaction.",
+                ));
+            }
+            if self.next_txn_as_of.is_some() {
+                return Err(error::invalid_as_of(
+                    "can't use select as of while already set transaction as of",
+                ));
+            }
+            drop(store);
+            let mut timestamps = Vec::new();
+            for text in &as_of_exprs {
+                let value = self.eval_constant(text)?;
+                let guard = store_handle.lock().unwrap_or_else(|p| p.into_inner());
+                timestamps.push(self.as_of_ts(&guard, &value)?);
+            }
+            store = store_handle.lock().unwrap_or_else(|p| p.into_inner());
+            let table_refs = match &statement {
+                Statement::Query(q) => count_table_refs(q),
+                _ => usize::MAX,
+            };
+            if timestamps.windows(2).any(|w| w[0] != w[1]) || timestamps.len() != table_refs {
+                return Err(error::different_as_of());
+            }
+            read_ts = timestamps[0];
+            read_only = true;
+            stale = true;
+        } else if let Some(txn) = &self.txn {
+            read_ts = txn.read_ts;
+            read_only = txn.read_only;
+            stale = txn.stale;
+        } else if let Some(ts) = self.next_txn_as_of.take() {
+            read_ts = ts;
+            read_only = true;
+            stale = true;
+        } else if let Some(ts) = self.snapshot {
+            read_ts = ts;
+            if is_write {
+                return Err(error::snapshot_write());
+            }
+        }
+        if is_write && (read_only || stale) {
+            return Err(error::read_only_transaction());
+        }
+        if is_write && self.snapshot.is_some() {
+            return Err(error::snapshot_write());
+        }
+        if !self.autocommit && self.txn.is_none() && !stale {
+            self.txn = Some(Transaction {
+                start_ts: statement_ts,
+                read_ts: statement_ts,
+                writes: WriteSet::default(),
+                read_only: false,
+                stale: false,
+                explicit: false,
+            });
+        }
+
+        // Before the first schema version no table exists, so reads fail
+        // with 1146.
+        let catalog = store.catalog_at(read_ts).unwrap_or_default();
+        let eval = self.eval_context(statement_ts, false);
+        let sysvar = |name: &str| self.system_var(name);
+
+        if !is_write {
+            let writes = self.txn.as_ref().map(|t| &t.writes);
+            let ctx = ReadContext {
+                store: &store,
+                catalog,
+                read_ts,
+                writes,
+                database: self.database.clone(),
+                eval,
+                user_vars: &self.user_vars,
+                system_var: &sysvar,
+            };
+            let Statement::Query(query) = &statement else {
+                return Err(error::unsupported("this statement"));
+            };
+            if explain_only {
+                let plan = query::plan_query(&ctx, query, &item_texts)?;
+                return Ok(Outcome::Rows(explain::render(&explain::build(&ctx, &plan))));
+            }
+            return query::run_select(&ctx, query, &item_texts).map(Outcome::Rows);
+        }
+
+        // Writes go to the transaction's write set, or to a statement
+        // write set committed right away in autocommit mode. A failed
+        // statement leaves the transaction's writes as they were.
+        let in_txn = self.txn.is_some();
+        let start_ts = self.txn.as_ref().map_or(statement_ts, |t| t.start_ts);
+        let mut writes = self
+            .txn
+            .as_ref()
+            .map(|t| t.writes.clone())
+            .unwrap_or_default();
+        let outcome = {
+            let ctx = ReadContext {
+                store: &store,
+                catalog,
+                read_ts,
+                writes: None,
+                database: self.database.clone(),
+                eval,
+                user_vars: &self.user_vars,
+                system_var: &sysvar,
+            };
+            run_write(&ctx, &mut writes, &statement)?
+        };
+        if in_txn {
+            if let Some(txn) = self.txn.as_mut() {
+                txn.writes = writes;
+            }
+        } else if !writes.is_empty() {
+            commit_now(&mut store, start_ts, writes)?;
+        }
+        Ok(outcome)
+    }
+}
+
+fn commit_now(store: &mut Store, start_ts: u64, writes: WriteSet) -> EngineResult<()> {
+    store.commit(start_ts, writes).map(|_| ())
+}
+
+fn run_write(
+    ctx: &ReadContext,
+    writes: &mut WriteSet,
+    statement: &Statement,
+) -> EngineResult<Outcome> {
+    match statement {
+        Statement::Insert(insert) => {
+            let rows = dml::insert(ctx, writes, insert)?;
+            let multi = matches!(insert.source.as_deref().map(|s| s.body.as_ref()), Some(ast::SetExpr::Values(v)) if v.rows.len() > 1)
+                || !matches!(
+                    insert.source.as_deref().map(|s| s.body.as_ref()),
+                    Some(ast::SetExpr::Values(_))
+                );
+            let info = if multi {
+                format!("Records: {rows}  Duplicates: 0  Warnings: 0")
+            } else {
+                String::new()
+            };
+            Ok(Outcome::Affected { rows, info })
+        }
+        Statement::Update(update) => {
+            let (matched, changed) = dml::update(ctx, writes, update)?;
+            Ok(Outcome::Affected {
+                rows: changed,
+                info: format!("Rows matched: {matched}  Changed: {changed}  Warnings: 0"),
+            })
+        }
+        Statement::Delete(delete) => Ok(affected(dml::delete(ctx, writes, delete)?)),
+        other => Err(error::unsupported(format!("the statement `{other}`"))),
+    }
+}
+
+fn count_table_refs(query: &ast::Query) -> usize {
+    match query.body.as_ref() {
+        ast::SetExpr::Select(select) => select.from.iter().map(|t| 1 + t.joins.len()).sum(),
+        _ => 0,
+    }
+}
+
+/// Splits `a = 1, b = f(x, y)` at top-level commas.
+fn split_top_level(text: &str) -> EngineResult<Vec<String>> {
+    let lexemes = preparse::lex(text)?;
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for lexeme in &lexemes {
+        match lexeme.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 0 => {
+                parts.push(text[start..lexeme.start].trim().to_string());
+                start = lexeme.end;
+            }
+            _ => {}
+        }
+    }
+    parts.push(text[start..].trim().to_string());
+    Ok(parts.into_iter().filter(|p| !p.is_empty()).collect())
+}
