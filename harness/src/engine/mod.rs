@@ -2,6 +2,7 @@
 //! subset with MySQL semantics. See docs/engine.md for the supported
 //! subset.
 
+pub mod access;
 pub mod aggregate;
 pub mod bind;
 pub mod clock;
