@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Predict with an MLflow model through a sidecar and print CSV.
     Predict(cli::predict::PredictArgs),
+    /// Run .test/.result and .slt conformance cases against a target.
+    Run(cli::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Predict(args) => cli::predict::run(args),
+        Command::Run(args) => cli::run::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,6 +2,7 @@
 //! struct and a `run` function returning the process exit status.
 
 pub mod predict;
+pub mod run;
 
 /// Sends tracing output to stderr, filtered by `RUST_LOG` (default `warn`).
 pub fn init_logging() {
