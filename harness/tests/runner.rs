@@ -489,7 +489,7 @@ fn placeholders_expand_in_sql_not_in_echo() {
     let (summary, out) = suite.run(&target, &config);
     assert!(summary.success(), "{out}");
 
-    // Without a fixtures directory the case fails and says what to pass.
+    // Without a fixtures directory the case fails and names the flag to pass.
     let (summary, out) = suite.run(&target, &RunnerConfig::new());
     assert_eq!(summary.failed.len(), 1);
     assert!(out.contains("--fixtures-dir"), "{out}");

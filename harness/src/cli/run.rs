@@ -15,10 +15,11 @@ use crate::target::Target;
 /// Arguments of `harness run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Where statements run: `reference` is the embedded reference engine.
+    /// Target that runs the statements: `reference` is the embedded
+    /// reference engine.
     #[arg(long, default_value = "reference")]
     pub target: String,
-    /// Which sidecar serves MLflow models.
+    /// Sidecar that serves MLflow models.
     #[arg(long, value_enum, default_value_t = SidecarChoice::Auto)]
     pub sidecar: SidecarChoice,
     /// Python interpreter for the MLflow sidecar (default: the repository's
@@ -28,7 +29,7 @@ pub struct RunArgs {
     /// Rewrite .result files and .slt expectations with the actual output.
     #[arg(long)]
     pub record: bool,
-    /// How `${CHECKSUM:...}` digests are computed.
+    /// Digest method behind `${CHECKSUM:...}`.
     #[arg(long, value_enum, default_value_t = ChecksumVariant::Manifest)]
     pub checksum_variant: ChecksumVariant,
     /// Fixtures directory for `${FIXTURES_DIR}` (default: the nearest
@@ -56,7 +57,7 @@ pub enum SidecarChoice {
     Auto,
 }
 
-/// How the digest of a model directory is computed.
+/// Digest method for a model directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ChecksumVariant {
     /// Digest of a sorted manifest of file paths and file digests.
@@ -157,7 +158,7 @@ fn resolve_fixtures_dir(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
     Ok(None)
 }
 
-/// Which `# requires:` names this run meets.
+/// Determines which `# requires:` names this run meets.
 fn requirements(args: &RunArgs, fixtures_dir: Option<&Path>) -> Requirements {
     let mut requirements = Requirements::default();
 

@@ -14,7 +14,7 @@ const CONTEXT_LINES: usize = 3;
 /// Lines of unread result file shown when the output ended early.
 const EXTRA_LINES_SHOWN: usize = 10;
 
-/// Where the output first differs from the result file.
+/// The first difference between the output and the result file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
     /// Byte offset of the first difference.
@@ -51,7 +51,7 @@ pub fn check_segment(
     Err(mismatch(result_path, expected, shown_end, actual, offset))
 }
 
-/// Checks that the result file holds nothing after the full output.
+/// Checks that the result file contains nothing after the full output.
 pub fn check_end(result_path: &Path, expected: &[u8], actual: &[u8]) -> Result<(), Mismatch> {
     if expected.len() <= actual.len() {
         return Ok(());
@@ -72,7 +72,7 @@ pub fn check_end(result_path: &Path, expected: &[u8], actual: &[u8]) -> Result<(
 }
 
 /// Builds the mismatch at `offset`. The diff compares the actual output
-/// with the result file up to `shown_end`; both start at byte 0, so common
+/// with the result file up to `shown_end`. Both start at byte 0, so common
 /// leading lines fold into context and hunk line numbers are file line
 /// numbers.
 fn mismatch(
@@ -103,7 +103,8 @@ fn mismatch(
     }
 }
 
-/// The end of the line containing byte `position - 1`, or the end of `text`.
+/// Returns the end of the line containing byte `position - 1`, or the end
+/// of `text`.
 fn line_end(text: &[u8], position: usize) -> usize {
     if position >= text.len() {
         return text.len();

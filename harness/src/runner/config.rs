@@ -1,4 +1,4 @@
-//! What a run is configured with.
+//! Run settings: record mode, schemas, fixtures, checksums and requirements.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ pub struct RunnerConfig {
     pub fixtures_dir: Option<PathBuf>,
     /// Digest function behind `${CHECKSUM:<path>}`.
     pub checksum: ChecksumFn,
-    /// Which `# requires:` names this run satisfies.
+    /// Status of each `# requires:` name in this run.
     pub requirements: Requirements,
     /// Label for `skipif`/`onlyif` in `.slt` files; the target name is used
     /// when `None`.
@@ -94,7 +94,7 @@ impl Requirements {
             .map(|(name, _)| name.as_str())
     }
 
-    /// All known names, for error messages.
+    /// Returns all known names, for error messages.
     pub fn known_names(&self) -> Vec<&str> {
         self.entries.keys().map(String::as_str).collect()
     }

@@ -1,13 +1,14 @@
 //! The per-case database: created before a case and used by its default
 //! connection, then dropped after it together with every database the case
 //! created, unless schemas are reserved. mysql-tester does the same, so a
-//! case sees a fresh, empty database and leaves nothing behind.
+//! case starts in a fresh, empty database and leaves nothing behind.
 
 use std::collections::BTreeSet;
 
 use crate::target::{ConnectOptions, Connection, Outcome, SqlError, Target};
 
-/// Databases that existed before the case, so cleanup knows which are new.
+/// The case database and the databases that existed before the case, from
+/// which cleanup finds the new ones.
 #[derive(Debug, Clone)]
 pub struct CaseDatabase {
     /// The case's database name.

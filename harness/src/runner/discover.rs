@@ -22,7 +22,7 @@ const MAX_DEPTH: usize = 64;
 pub struct Case {
     /// Path of the `.test` or `.slt` file, as found.
     pub path: PathBuf,
-    /// Which runner handles it.
+    /// Format, which selects the runner.
     pub kind: CaseKind,
 }
 
@@ -43,7 +43,7 @@ pub enum CaseKind {
 }
 
 impl Case {
-    /// A `.slt` case.
+    /// Creates a `.slt` case.
     pub fn slt(path: PathBuf) -> Case {
         Case {
             path,
@@ -51,7 +51,7 @@ impl Case {
         }
     }
 
-    /// The `.result` file of a mysql-tester case.
+    /// Returns the `.result` file of a mysql-tester case.
     pub fn result_path(&self) -> Option<PathBuf> {
         match &self.kind {
             CaseKind::MysqlTest { suite_root, name } => {
@@ -61,7 +61,7 @@ impl Case {
         }
     }
 
-    /// The database the case runs in: the test name with `/` replaced by
+    /// Returns the database the case runs in: the test name with `/` replaced by
     /// `__`, as mysql-tester names it; for `.slt` files, the file stem.
     pub fn database_name(&self) -> String {
         match &self.kind {
@@ -104,7 +104,7 @@ pub enum DiscoverError {
     /// Occurs when a file argument is neither `.test` nor `.slt`.
     #[error("{0} is not a case file; pass a .test file, an .slt file or a directory")]
     NotACase(PathBuf),
-    /// Occurs when a directory argument holds no case file.
+    /// Occurs when a directory argument contains no case file.
     #[error("no .test or .slt case found under {0}")]
     Empty(PathBuf),
     /// Occurs when a directory tree is nested deeper than the limit.

@@ -10,7 +10,7 @@
 //!   prints `Got one of the listed errors`, or nothing when the first listed
 //!   code is 0.
 //! - A statement that succeeds while an error was expected fails the case
-//!   unless 0 is listed; a wrong code or an unexpected error fails it too.
+//!   unless 0 is listed. A wrong code or an unexpected error fails it too.
 //!
 //! Output is compared with the `.result` file after every step (see
 //! [`compare`](super::compare)); with `record` on, the file is rewritten
@@ -557,10 +557,10 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Replaces each word `$name` (a `$` and a name of letters, digits and
-    /// `_`, followed by a space or the end of the line) with the `let`
-    /// variable or environment variable `name`, or with nothing when neither
-    /// is set, as mysql-tester does. Other words stay as written.
+    /// Replaces each word `$name` with the `let` variable or environment
+    /// variable `name`, or with nothing when neither is set, as mysql-tester
+    /// does. The name is letters, digits and `_`, and a space or the end of
+    /// the line follows it. Other words stay as written.
     fn expand_variables(&self, text: &str) -> String {
         let is_name = |name: &str| {
             !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -22,7 +22,7 @@ use super::result_filters::{parse_replace_column, parse_replace_regex, FilterErr
 pub struct Step {
     /// Line in the `.test` file.
     pub line: usize,
-    /// What to do.
+    /// The statement or directive.
     pub command: Command,
 }
 
@@ -113,7 +113,7 @@ pub struct ConnectArgs {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("parse error at {}:{line}: {kind}", file.display())]
 pub struct ParseError {
-    /// What is wrong.
+    /// The problem.
     pub kind: ParseErrorKind,
     /// The `.test` file.
     pub file: PathBuf,
@@ -121,7 +121,7 @@ pub struct ParseError {
     pub line: usize,
 }
 
-/// What is wrong with a `.test` file.
+/// A problem in a `.test` file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
@@ -149,7 +149,7 @@ pub enum ParseErrorKind {
     MissingArgument {
         /// The directive.
         command: String,
-        /// What is missing.
+        /// Description of the missing argument.
         what: &'static str,
     },
     /// Occurs on a command the runner deliberately rejects because
@@ -168,7 +168,7 @@ impl ParseErrorKind {
     }
 }
 
-/// Command names mysqltest knows (mysql-tester's command table). Names not
+/// Command names from mysql-tester's command table. Names not
 /// handled in [`command_from`] are parsed and skipped.
 const COMMANDS: &[&str] = &[
     "append_file",

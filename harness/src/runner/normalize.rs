@@ -1,4 +1,4 @@
-//! How result cells and errors become text, in one place for both formats.
+//! Text rendering of result cells and errors, in one place for both formats.
 
 use crate::target::SqlError;
 

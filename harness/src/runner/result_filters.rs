@@ -96,8 +96,8 @@ fn read_part(
             continue;
         }
 
-        // An escape: the delimiter is always literal; the replacement also
-        // decodes \n \t \r \\; anything else stays as written, so the
+        // An escaped delimiter is always literal. The replacement also
+        // decodes \n \t \r \\. Any other escape stays as written, so the
         // pattern keeps its regex escapes.
         let next = chars.next()?;
         match next {

@@ -4,7 +4,7 @@
 //! - Each `connection <name>` record gets its own target connection, opened
 //!   on the case database.
 //! - Result sets become `DBOutput::Rows` with column types `I` (integers),
-//!   `R` (FLOAT, DOUBLE, DECIMAL) or `T` (the rest); cells render NULL as
+//!   `R` (FLOAT, DOUBLE, DECIMAL) or `T` (the rest). Cells render NULL as
 //!   `NULL` and the empty string as `(empty)`. Other statements become
 //!   `StatementComplete(affected rows)`.
 //! - Errors display as `Error <code> (<SQLSTATE>): <message>`, so

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::discover::Case;
 
-/// Why a case failed, with enough context to find the spot.
+/// The failure of a case, with enough context to find the spot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureReport {
     /// The case file.
@@ -15,14 +15,14 @@ pub struct FailureReport {
     pub line: Option<usize>,
     /// The statement being run, as written in the case file.
     pub statement: Option<String>,
-    /// What went wrong.
+    /// The failure message.
     pub message: String,
     /// A `-expected +actual` unified diff, when output differed.
     pub diff: Option<String>,
 }
 
 impl FailureReport {
-    /// A report on `file` with a message and nothing else.
+    /// Creates a report on `file` with a message and nothing else.
     pub fn new(file: &Path, message: impl Into<String>) -> FailureReport {
         FailureReport {
             file: file.to_path_buf(),
@@ -73,7 +73,7 @@ impl fmt::Display for FailureReport {
     }
 }
 
-/// How one case ended.
+/// The result of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaseOutcome {
     /// Output matched, or was recorded.
@@ -85,7 +85,7 @@ pub enum CaseOutcome {
 }
 
 impl CaseOutcome {
-    /// A one-word label for progress lines.
+    /// Returns a one-word label for progress lines.
     pub fn label(&self) -> &'static str {
         match self {
             CaseOutcome::Passed => "ok",
@@ -130,7 +130,7 @@ impl Summary {
         writeln!(out, "{}", self.count_line())
     }
 
-    /// The count line without its newline.
+    /// Returns the count line without its newline.
     pub fn count_line(&self) -> String {
         format!(
             "{} passed, {} failed, {} skipped",
