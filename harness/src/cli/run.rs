@@ -22,8 +22,8 @@ pub struct RunArgs {
     /// Sidecar that serves MLflow models.
     #[arg(long, value_enum, default_value_t = SidecarChoice::Auto)]
     pub sidecar: SidecarChoice,
-    /// Python interpreter for the MLflow sidecar (default: the repository's
-    /// .venv, then python3 on PATH).
+    /// Python interpreter for the MLflow sidecar (default: .venv/bin/python
+    /// in the current directory, then python3 on PATH).
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
     /// Rewrite .result files and .slt expectations with the actual output.
@@ -60,9 +60,9 @@ pub enum SidecarChoice {
 /// Digest method for a model directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ChecksumVariant {
-    /// Digest of a sorted manifest of file paths and file digests.
+    /// The manifest variant of the artifact checksum.
     Manifest,
-    /// Digest of the files' bytes streamed in path order.
+    /// The stream variant of the artifact checksum.
     Stream,
 }
 
