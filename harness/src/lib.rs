@@ -13,6 +13,8 @@
 //! - [`catalog`]: model catalog with MVCC versions, privileges and system
 //!   variables.
 //! - [`engine`]: the reference SQL engine (TiDB dialect subset, MVCC).
+//! - [`runner`]: executes mysql-tester and sqllogictest case files against a
+//!   target.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
@@ -21,7 +23,8 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod duration;
-pub mod mlmodel;
 pub mod engine;
+pub mod mlmodel;
+pub mod runner;
 pub mod sidecar;
 pub mod target;

@@ -25,6 +25,8 @@ enum Command {
     Checksum(cli::checksum::ChecksumArgs),
     /// Print a model's inputs and outputs as JSON, or why it is rejected.
     Inspect(cli::inspect::InspectArgs),
+    /// Run .test/.result and .slt conformance cases against a target.
+    Run(cli::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => cli::predict::run(args),
         Command::Checksum(args) => cli::checksum::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Run(args) => cli::run::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,6 +5,7 @@ pub mod checksum;
 pub mod inspect;
 pub mod predict;
 pub mod sidecar_args;
+pub mod run;
 
 /// Sends tracing output to stderr, filtered by `RUST_LOG` (default `warn`).
 pub fn init_logging() {

@@ -1,0 +1,98 @@
+//! The conformance runner: executes mysql-tester `.test`/`.result` files and
+//! sqllogictest `.slt` files against a [`Target`](crate::target::Target).
+//!
+//! # Layout
+//!
+//! - [`discover`]: finds case files under the given paths, in a fixed order.
+//! - [`requires`]: `# requires:` headers that skip a case when unmet.
+//! - [`mysqltest_parser`]: turns a `.test` file into steps.
+//! - [`mysqltest_exec`]: runs the steps and writes the result text.
+//! - [`result_filters`]: `--sorted_result`, `--replace_column` and
+//!   `--replace_regex`.
+//! - [`error_names`]: `ER_*`/`Err*` names accepted by `--error`.
+//! - [`compare`]: byte-offset comparison against the `.result` file and the
+//!   mismatch diff.
+//! - [`slt`]: the sqllogictest adapter over a target connection.
+//! - [`substitute`]: `${FIXTURES_DIR}` and `${CHECKSUM:...}` placeholders.
+//! - [`normalize`]: how cells are rendered as text.
+//! - [`database`]: the per-case database and the cleanup after a case.
+//! - [`config`]: what a run is configured with.
+//! - [`summary`]: per-case outcomes, the failure report and the final count.
+
+pub mod compare;
+pub mod config;
+pub mod database;
+pub mod discover;
+pub mod error_names;
+pub mod mysqltest_exec;
+pub mod mysqltest_parser;
+pub mod normalize;
+pub mod requires;
+pub mod result_filters;
+pub mod slt;
+pub mod substitute;
+pub mod summary;
+
+use std::io::{IsTerminal, Write};
+
+use crate::target::Target;
+
+pub use config::{ChecksumFn, Requirements, RunnerConfig};
+pub use discover::{discover, Case, CaseKind, DiscoverError};
+pub use summary::{CaseOutcome, Summary};
+
+/// Runs every case in order and writes the failure reports and the final
+/// `N passed, N failed, N skipped` line to `out`.
+///
+/// A progress line per case goes to stderr when
+/// [`RunnerConfig::progress`] is set and stderr is a terminal.
+pub fn run_cases(
+    target: &dyn Target,
+    config: &RunnerConfig,
+    cases: &[Case],
+    out: &mut dyn Write,
+) -> std::io::Result<Summary> {
+    let show_progress = config.progress && std::io::stderr().is_terminal();
+    let mut summary = Summary::default();
+
+    for (index, case) in cases.iter().enumerate() {
+        if show_progress {
+            eprint!(
+                "[{}/{}] {} ... ",
+                index + 1,
+                cases.len(),
+                case.path.display()
+            );
+        }
+
+        let outcome = run_case(target, config, case);
+
+        if show_progress {
+            eprintln!("{}", outcome.label());
+        }
+        if let CaseOutcome::Failed(report) = &outcome {
+            writeln!(out, "{report}")?;
+        }
+        summary.add(case, outcome);
+    }
+
+    summary.write_footer(out)?;
+    Ok(summary)
+}
+
+/// Runs one case: checks its requirements, then dispatches on its kind.
+pub fn run_case(target: &dyn Target, config: &RunnerConfig, case: &Case) -> CaseOutcome {
+    let _span = tracing::info_span!(target: "harness::runner", "case", path = %case.path.display())
+        .entered();
+
+    match requires::check(&case.path, &config.requirements) {
+        Ok(None) => {}
+        Ok(Some(reason)) => return CaseOutcome::Skipped(reason),
+        Err(report) => return CaseOutcome::Failed(report),
+    }
+
+    match &case.kind {
+        CaseKind::MysqlTest { .. } => mysqltest_exec::run_test(target, config, case),
+        CaseKind::Slt => slt::run_slt(target, config, case),
+    }
+}
