@@ -9,8 +9,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::artifact::checksum::{path_checksum, DirVariant};
+use crate::config::Config;
+use crate::engine::ReferenceTarget;
 use crate::runner::{discover, run_cases, Case, ChecksumFn, Requirements, RunnerConfig};
 use crate::target::Target;
+
+use super::sidecar_args::{python_has_mlflow, SidecarArgs, SidecarKind};
 
 /// Arguments of `harness run`.
 #[derive(Debug, clap::Args)]
@@ -19,19 +24,14 @@ pub struct RunArgs {
     /// reference engine.
     #[arg(long, default_value = "reference")]
     pub target: String,
-    /// Sidecar that serves MLflow models.
-    #[arg(long, value_enum, default_value_t = SidecarChoice::Auto)]
-    pub sidecar: SidecarChoice,
-    /// Python interpreter for the MLflow sidecar (default: .venv/bin/python
-    /// in the current directory, then python3 on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub python: Option<PathBuf>,
+    #[command(flatten)]
+    pub sidecar: SidecarArgs,
     /// Rewrite .result files and .slt expectations with the actual output.
     #[arg(long)]
     pub record: bool,
-    /// Digest method behind `${CHECKSUM:...}`.
-    #[arg(long, value_enum, default_value_t = ChecksumVariant::Manifest)]
-    pub checksum_variant: ChecksumVariant,
+    /// Digest method behind `${CHECKSUM:...}` for model directories.
+    #[arg(long, value_enum, default_value_t = DirVariant::Manifest)]
+    pub checksum_variant: DirVariant,
     /// Fixtures directory for `${FIXTURES_DIR}` (default: the nearest
     /// `fixtures` directory above the first case path, then above the
     /// current directory).
@@ -46,40 +46,31 @@ pub struct RunArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// The sidecar behind MLflow models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SidecarChoice {
-    /// The deterministic Rust fake sidecar; no Python needed.
-    Fake,
-    /// The Python sidecar running mlflow.
-    Python,
-    /// Python when an interpreter is found, otherwise the fake.
-    Auto,
-}
-
-/// Digest method for a model directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ChecksumVariant {
-    /// The manifest variant of the artifact checksum.
-    Manifest,
-    /// The stream variant of the artifact checksum.
-    Stream,
-}
-
 /// Runs the subcommand.
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let cases = discover(&args.paths)?;
     let fixtures_dir = resolve_fixtures_dir(&args)?;
 
+    let config_file = match &args.sidecar.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let mlflow = args.sidecar.mlflow_settings(&config_file.model_mlflow);
+    let sidecar = args.sidecar.resolved_kind(&mlflow);
+    if sidecar == SidecarKind::Python {
+        python_has_mlflow(&mlflow.python).map_err(anyhow::Error::msg)?;
+    }
+
     let mut config = RunnerConfig::new();
     config.record = args.record;
     config.reserve_schema = args.reserve_schema;
-    config.requirements = requirements(&args, fixtures_dir.as_deref());
+    config.requirements = requirements(sidecar, fixtures_dir.as_deref());
     config.fixtures_dir = fixtures_dir;
     config.checksum = make_checksum(&args);
     config.progress = true;
 
     let target = make_target(&args)?;
+    eprintln!("harness run: target {}, {} sidecar, {} case files", target.name(), sidecar_name(sidecar), cases.len());
     run_with_target(target, &config, &cases)
 }
 
@@ -99,26 +90,30 @@ pub fn run_with_target(
 
 /// Builds the target named by `--target`.
 pub fn make_target(args: &RunArgs) -> anyhow::Result<Arc<dyn Target>> {
-    // TODO: build the reference engine (with the sidecar from --sidecar and
-    // --python) once it is part of the build.
-    anyhow::bail!(
-        "reference target not available in this build (requested --target {})",
-        args.target
-    )
+    match args.target.as_str() {
+        "reference" => Ok(Arc::new(ReferenceTarget::new())),
+        other => anyhow::bail!(
+            "unknown target {other:?}; use `reference` for the embedded reference engine"
+        ),
+    }
 }
 
-/// Builds the digest function behind `${CHECKSUM:...}`.
+/// Builds the digest function behind `${CHECKSUM:...}`: the artifact
+/// checksum of a file, or of a directory with the chosen variant.
 fn make_checksum(args: &RunArgs) -> ChecksumFn {
     let variant = args.checksum_variant;
-    // TODO: call the artifact checksum code for `variant` once it is part of
-    // the build; until then a case using ${CHECKSUM:...} fails with this
-    // message.
     Box::new(move |path: &Path| {
-        Err(format!(
-            "checksum ({variant:?}) of {} is not available in this build",
-            path.display()
-        ))
+        path_checksum(path, variant)
+            .map(|checksum| checksum.to_string())
+            .map_err(|err| err.to_string())
     })
+}
+
+fn sidecar_name(kind: SidecarKind) -> &'static str {
+    match kind {
+        SidecarKind::Python => "python",
+        _ => "fake",
+    }
 }
 
 /// Finds the fixtures directory: `--fixtures-dir`, else the nearest
@@ -159,25 +154,16 @@ fn resolve_fixtures_dir(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
 }
 
 /// Determines which `# requires:` names this run meets.
-fn requirements(args: &RunArgs, fixtures_dir: Option<&Path>) -> Requirements {
+fn requirements(sidecar: SidecarKind, fixtures_dir: Option<&Path>) -> Requirements {
     let mut requirements = Requirements::default();
 
-    match args.sidecar {
-        SidecarChoice::Python => {
-            requirements.met("python");
-        }
-        SidecarChoice::Fake => {
-            requirements.unmet("python", "--sidecar fake selected");
-        }
-        SidecarChoice::Auto => match find_python(args.python.as_deref()) {
-            Some(_) => {
-                requirements.met("python");
-            }
-            None => {
-                requirements.unmet("python", "no Python interpreter found; pass --python PATH");
-            }
-        },
-    }
+    match sidecar {
+        SidecarKind::Python => requirements.met("python"),
+        _ => requirements.unmet(
+            "python",
+            "the fake sidecar runs MLflow models; pass --sidecar python (or auto with mlflow installed)",
+        ),
+    };
 
     match fixtures_dir {
         Some(_) => requirements.met("models"),
@@ -187,19 +173,4 @@ fn requirements(args: &RunArgs, fixtures_dir: Option<&Path>) -> Requirements {
         ),
     };
     requirements
-}
-
-/// `--python`, else `.venv/bin/python` in the current directory, else
-/// `python3` on PATH.
-// NOTE: this only finds an interpreter; whether mlflow imports in it is
-// found out when the sidecar starts.
-fn find_python(explicit: Option<&Path>) -> Option<PathBuf> {
-    if let Some(path) = explicit {
-        return path.is_file().then(|| path.to_path_buf());
-    }
-    let venv = PathBuf::from(".venv/bin/python");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    which::which("python3").ok()
 }

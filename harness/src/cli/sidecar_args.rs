@@ -25,12 +25,13 @@ pub enum SidecarKind {
 /// `[model-mlflow]` block of `--config`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SidecarArgs {
-    /// Sidecar implementation.
-    #[arg(long, value_enum, default_value_t = SidecarKind::Fake)]
+    /// Sidecar implementation; `auto` takes python when the interpreter
+    /// can import mlflow, else the fake.
+    #[arg(long, value_enum, default_value_t = SidecarKind::Auto)]
     pub sidecar: SidecarKind,
 
     /// Python interpreter for the Python sidecar [default: the config's
-    /// `python`, else python3].
+    /// `python`, else .venv/bin/python when it exists, else python3].
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
 
@@ -62,6 +63,17 @@ impl SidecarArgs {
         let mut settings = base.clone();
         if let Some(python) = &self.python {
             settings.python = python.display().to_string();
+        } else if settings.python == MlflowConfig::default().python {
+            // A repository checkout made by scripts/setup.sh has its venv.
+            let venv = std::path::Path::new(".venv/bin/python");
+            if venv.is_file() {
+                // Not canonicalized: resolving the venv's symlink would
+                // leave the venv and lose its packages.
+                settings.python = std::path::absolute(venv)
+                    .unwrap_or_else(|_| venv.to_path_buf())
+                    .display()
+                    .to_string();
+            }
         }
         if let Some(workers) = self.workers {
             settings.sidecar_workers = workers.max(1);
