@@ -30,6 +30,9 @@ type Config struct {
 	Program string
 	// Args go before --socket, for example the path of mlflow_sidecar.py.
 	Args []string
+	// Env holds extra "KEY=value" entries for the sidecar's environment,
+	// added to the client's own environment.
+	Env []string
 	// CacheEntries sets --cache-entries (1 to 65536); 0 leaves the
 	// sidecar's default of 64.
 	CacheEntries int
@@ -42,8 +45,8 @@ type Config struct {
 	// RequestTimeout bounds each request when the caller's context has no
 	// earlier deadline.
 	RequestTimeout time.Duration
-	// ShutdownGrace bounds the shutdown request and the wait for the process
-	// to exit in Close, before the process is killed.
+	// ShutdownGrace bounds Close: the shutdown request and the wait for the
+	// process to exit together, before the process is killed.
 	ShutdownGrace time.Duration
 	// StderrTail is how many of the sidecar's last standard error lines a
 	// failed start reports.

@@ -68,6 +68,7 @@ func sidecarConfig(t *testing.T) Config {
 		SocketParent: isolatedSocketParent(t),
 		StartTimeout: 10 * time.Second,
 		Logger:       log.New(testLogWriter{t}, "", log.Lmicroseconds),
+		Stderr:       testLogWriter{t},
 	}
 }
 

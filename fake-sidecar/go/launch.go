@@ -126,6 +126,9 @@ func launch(cfg Config, socketPath string) (*process, error) {
 		args = append(args, "--cache-entries", strconv.Itoa(cfg.CacheEntries))
 	}
 	cmd := exec.Command(cfg.Program, args...)
+	if len(cfg.Env) > 0 {
+		cmd.Env = append(os.Environ(), cfg.Env...)
+	}
 
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {

@@ -268,3 +268,47 @@ func TestCrashRecovery(t *testing.T) {
 		t.Errorf("worker pid %d did not change after the crash", second.PID())
 	}
 }
+
+func TestFaultErrorResponses(t *testing.T) {
+	w := startWorker(t, sidecarConfig(t))
+	defer closeWorker(t, w)
+	ctx := context.Background()
+
+	cases := []struct {
+		model       string
+		code        Code
+		wantMessage string
+	}{
+		{"faults/error", CodePredictFailed, "injected failure"},
+		{"faults/wrong_count", CodeBadOutput, "2"},
+	}
+	for _, c := range cases {
+		model := fixtureModel(t, c.model)
+		_, err := w.Predict(ctx, PredictInput{ModelPath: model, InputNames: []string{"tenure", "spend"}, Values: []float32{1, 2}})
+		var sidecarErr *SidecarError
+		if !errors.As(err, &sidecarErr) {
+			t.Fatalf("%s: Predict error = %v, expected a SidecarError", c.model, err)
+		}
+		if sidecarErr.Code != c.code {
+			t.Errorf("%s: code = %s, expected %s", c.model, sidecarErr.Code, c.code)
+		}
+		if !strings.Contains(sidecarErr.Message, c.wantMessage) {
+			t.Errorf("%s: message %q does not contain %q", c.model, sidecarErr.Message, c.wantMessage)
+		}
+		if !strings.Contains(err.Error(), model) {
+			t.Errorf("%s: error %q does not name the model", c.model, err)
+		}
+		if !w.Alive() {
+			t.Fatalf("%s: %s killed the worker, but it leaves the connection open", c.model, c.code)
+		}
+	}
+
+	// NaN passes through the protocol unchanged.
+	out, err := w.Predict(ctx, PredictInput{ModelPath: fixtureModel(t, "faults/nan"), InputNames: []string{"tenure", "spend"}, Values: []float32{1, 2}})
+	if err != nil {
+		t.Fatalf("faults/nan: %v", err)
+	}
+	if len(out.Values) != 1 || !math.IsNaN(float64(out.Values[0])) {
+		t.Errorf("faults/nan values = %v, expected one NaN", out.Values)
+	}
+}

@@ -250,14 +250,21 @@ func (w *Worker) exchange(ctx context.Context, frame []byte, op Op) (Response, [
 	if err := w.conn.SetDeadline(deadline); err != nil {
 		return nil, nil, err
 	}
+	// The watcher must have finished before exchange returns, or it could
+	// set a past deadline during the next request.
 	stop := make(chan struct{})
-	defer close(stop)
+	watcherDone := make(chan struct{})
 	go func() {
+		defer close(watcherDone)
 		select {
 		case <-ctx.Done():
 			_ = w.conn.SetDeadline(time.Unix(1, 0))
 		case <-stop:
 		}
+	}()
+	defer func() {
+		close(stop)
+		<-watcherDone
 	}()
 
 	if _, err := w.conn.Write(frame); err != nil {
@@ -362,13 +369,14 @@ func (w *Worker) Close() error {
 	}
 	w.dead = true
 
-	err := w.shutdownLocked()
+	graceEnd := time.Now().Add(w.cfg.ShutdownGrace)
+	err := w.shutdownLocked(graceEnd)
 	w.conn.Close()
 
 	select {
 	case <-w.proc.exited:
 		reap(w.cfg, w.proc)
-	case <-time.After(w.cfg.ShutdownGrace):
+	case <-time.After(time.Until(graceEnd)):
 		w.cfg.logf("sidecar pid %d still running %v after shutdown; killing it", w.proc.pid, w.cfg.ShutdownGrace)
 		killAndReap(w.cfg, w.proc)
 		if err == nil {
@@ -385,7 +393,7 @@ func (w *Worker) Close() error {
 }
 
 // shutdownLocked sends the shutdown request and checks its response.
-func (w *Worker) shutdownLocked() error {
+func (w *Worker) shutdownLocked(deadline time.Time) error {
 	id := w.nextID
 	w.nextID++
 	header, err := ShutdownRequest{ID: id}.EncodeHeader()
@@ -397,7 +405,7 @@ func (w *Worker) shutdownLocked() error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownGrace)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	response, _, err := w.exchange(ctx, frame, OpShutdown)
 	if err != nil {
