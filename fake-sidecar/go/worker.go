@@ -75,7 +75,7 @@ func (w *Worker) Exited() (bool, string) {
 	}
 }
 
-// Ping checks that the sidecar answers and returns its cache counters.
+// Ping checks that the sidecar responds and returns its cache counters.
 func (w *Worker) Ping(ctx context.Context) (PingResponse, error) {
 	check := func(response Response, _ []float32) error {
 		if protocol := response.(PingResponse).Protocol; protocol != ProtocolVersion {
@@ -166,9 +166,9 @@ func checkPredictInput(in PredictInput) (int, error) {
 }
 
 // checkPredictResponse applies the section 6 checks to a predict response.
-// NOTE: when the request has no output_names, the client cannot compare the
-// response's names with anything but a load response's signature, which the
-// protocol does not require the client to have; only their shape is checked.
+// NOTE: without output_names in the request, the response's names are only
+// checked for shape. The protocol gives the client no signature to compare
+// them with unless it sent load first.
 func checkPredictResponse(in PredictInput, rows int, r PredictResponse, values int) error {
 	if r.BatchSize != uint64(rows) {
 		return fmt.Errorf("predict response has batch_size %d, the request had %d", r.BatchSize, rows)
@@ -281,7 +281,7 @@ func (w *Worker) exchange(ctx context.Context, frame []byte, op Op) (Response, [
 	return response, got.Payload, nil
 }
 
-// checkResponse matches a decoded response to the request it answers.
+// checkResponse matches a decoded response to its request.
 func (w *Worker) checkResponse(id uint64, op Op, model string, response Response, payload []float32) (Response, []float32, error) {
 	if errResponse, ok := response.(ErrorResponse); ok {
 		// Id 0 marks an error the sidecar could not attribute to a request;
