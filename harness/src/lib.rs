@@ -12,6 +12,7 @@
 //!   statements against.
 //! - [`catalog`]: model catalog with MVCC versions, privileges and system
 //!   variables.
+//! - [`faults`]: fault cases run against the fake sidecar.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
@@ -20,6 +21,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod duration;
+pub mod faults;
 pub mod mlmodel;
 pub mod sidecar;
 pub mod target;
