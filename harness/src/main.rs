@@ -25,6 +25,10 @@ enum Command {
     Checksum(cli::checksum::ChecksumArgs),
     /// Print a model's inputs and outputs as JSON, or why it is rejected.
     Inspect(cli::inspect::InspectArgs),
+    /// Send one frame to a running sidecar and print the decoded response.
+    Probe(cli::probe::ProbeArgs),
+    /// Re-send a transcript's requests to a live sidecar and diff the responses.
+    Replay(cli::replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,8 @@ fn main() -> ExitCode {
         Command::Predict(args) => cli::predict::run(args),
         Command::Checksum(args) => cli::checksum::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Probe(args) => cli::probe::run(args),
+        Command::Replay(args) => cli::replay::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
