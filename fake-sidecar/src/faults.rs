@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 /// Largest delay a fault may ask for, in milliseconds (one hour).
 pub const MAX_DELAY_MS: u64 = 3_600_000;
 
-/// What happens between binding the socket and serving.
+/// Readiness behaviour between binding the socket and serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Readiness {
     /// Print the readiness line, then serve.
@@ -33,14 +33,14 @@ pub struct Startup {
     pub readiness: Readiness,
 }
 
-/// What a matching rule does to one request.
+/// The effect of a matching rule on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Sleep, then answer normally.
+    /// Sleep, then respond normally.
     Delay(Duration),
-    /// Never answer; the connection stays open until shutdown or kill.
+    /// Never respond. The connection stays open until shutdown or kill.
     Hang,
-    /// Close the connection without answering.
+    /// Close the connection without a response.
     Close,
     /// Send only the 16-byte preamble of the response, then close.
     PreambleOnly,
@@ -59,7 +59,7 @@ pub enum Action {
     WrongId(Option<u64>),
     /// Send the response twice.
     Duplicate,
-    /// Exit the process at once with this status, without answering.
+    /// Exit the process at once with this status, without a response.
     Exit(u8),
 }
 
@@ -70,7 +70,7 @@ pub struct Rule {
     pub request: Option<u64>,
     /// Request op.
     pub op: Option<String>,
-    /// What to do.
+    /// The effect.
     pub action: Action,
 }
 
@@ -113,7 +113,7 @@ pub struct FaultFileError {
     pub path: PathBuf,
     /// `rules[2] field "delay_ms"`, `startup field "ready"`, or `file`.
     pub location: String,
-    /// What is wrong and what is accepted.
+    /// The problem and the accepted values.
     pub message: String,
 }
 
