@@ -34,6 +34,22 @@ pub struct Args {
         value_parser = clap::value_parser!(u32).range(1..=MAX_CACHE_ENTRIES)
     )]
     pub cache_entries: u32,
+
+    /// JSON fault script applied to startup and to requests by index or op
+    /// (docs/faults.md). An invalid file exits with status 2.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+
+    /// Transcript (JSON lines) whose recorded responses answer the
+    /// requests; a request that differs from the recording gets an
+    /// INTERNAL error and the process exits with status 1.
+    #[arg(long, value_name = "FILE", conflicts_with = "faults")]
+    pub replay: Option<PathBuf>,
+
+    /// Worker number whose conversation `--replay` plays [default: the
+    /// first worker in the transcript].
+    #[arg(long, value_name = "N", requires = "replay")]
+    pub replay_worker: Option<u64>,
 }
 
 impl Args {

@@ -6,15 +6,19 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use sidecar_protocol::frame::{DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_PAYLOAD_BYTES};
 use sidecar_protocol::payload::encode_f32s_bytes;
 use sidecar_protocol::{ErrorCode, Frame, FrameCodec, FrameError, Request, Response};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
-use tracing::{debug, info, instrument, warn};
+use tracing::{debug, error, info, instrument, warn};
 
 use crate::bind::IMPLEMENTATION;
+use crate::cli::EXIT_FATAL;
 use crate::error::ServeError;
+use crate::faults::Action;
 use crate::predict::{self, PredictRequest};
 use crate::server::State;
 use crate::shutdown::Shutdown;
@@ -91,25 +95,58 @@ impl Connection {
                 }
             };
 
-            // Step 2: the response. A hanging or delayed model still yields
-            // to shutdown here.
-            let (response, payload, after) = tokio::select! {
-                outcome = handle(&self.state, frame) => outcome,
-                _ = self.shutdown.recv() => {
-                    debug!("closing for shutdown with a request in progress");
+            // Step 2: the fault script may act before any answer exists.
+            let index = self.state.next_request_index();
+            let action = self.state.faults.action_for(index, header_op(&frame.header).as_deref());
+            if let Some(action) = action {
+                info!(request = index, ?action, "fault: applying");
+            }
+            match action {
+                Some(Action::Hang) => {
+                    self.shutdown.recv().await;
                     return;
                 }
+                Some(Action::Close) => return,
+                Some(Action::Exit(status)) => std::process::exit(i32::from(status)),
+                Some(Action::Delay(delay)) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.shutdown.recv() => return,
+                    }
+                }
+                _ => {}
+            }
+
+            // Step 3: the responses, from a replayed transcript or computed.
+            // A hanging or delayed model still yields to shutdown here.
+            let (responses, after) = if self.state.replay.is_some() {
+                self.replay(&frame)
+            } else {
+                let (response, payload, after) = tokio::select! {
+                    outcome = handle(&self.state, frame) => outcome,
+                    _ = self.shutdown.recv() => {
+                        debug!("closing for shutdown with a request in progress");
+                        return;
+                    }
+                };
+                (vec![Frame::new(response.to_header(), payload)], after)
             };
 
-            // Step 3: send it, then continue, close or stop the server.
-            let header = response.to_header();
-            let sent = tokio::select! {
-                sent = self.framed.send(Frame::new(header, payload)) => sent,
-                _ = self.shutdown.recv() => return,
-            };
-            if let Err(err) = sent {
-                warn!(cause = %err, id = response.id, "failed to send a response");
-                return;
+            // Step 4: send them, as the fault script bends them, then
+            // continue, close or stop the server.
+            for response in responses {
+                let sent = tokio::select! {
+                    sent = send_frame(&mut self.framed, response, action) => sent,
+                    _ = self.shutdown.recv() => return,
+                };
+                match sent {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(err) => {
+                        warn!(cause = %err, "failed to send a response");
+                        return;
+                    }
+                }
             }
             match after {
                 After::Continue => {}
@@ -118,6 +155,38 @@ impl Connection {
                     self.state.request_shutdown();
                     return;
                 }
+            }
+        }
+    }
+
+    /// Answers from the transcript. A request that differs from the
+    /// recording gets an INTERNAL error naming the frame, and the server
+    /// stops with status 1.
+    fn replay(&self, frame: &Frame) -> (Vec<Frame>, After) {
+        let Some(replay) = &self.state.replay else {
+            return (Vec::new(), After::Close);
+        };
+        let answer = replay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .answer(frame);
+        match answer {
+            Ok(responses) => {
+                let after = if header_op(&frame.header).as_deref() == Some("shutdown") {
+                    After::StopServer
+                } else {
+                    After::Continue
+                };
+                (responses, after)
+            }
+            Err(message) => {
+                error!(%message, "the client deviated from the transcript");
+                let id = Request::from_header(&frame.header)
+                    .map(|request| request.id())
+                    .unwrap_or_else(|err| err.id);
+                let response = Response::error(id, ErrorCode::Internal, message);
+                self.state.stop_with_status(EXIT_FATAL);
+                (vec![Frame::new(response.to_header(), Bytes::new())], After::Close)
             }
         }
     }
@@ -141,6 +210,29 @@ impl Connection {
             _ = self.shutdown.recv() => {}
         }
     }
+}
+
+/// Sends one response, bent by a framing fault when `action` is one.
+/// Returns false when the connection must close afterwards.
+async fn send_frame(
+framed: &mut Framed<UnixStream, FrameCodec>,
+response: Frame,
+action: Option<Action>,
+) -> Result<bool, FrameError> {
+    let Some(bytes) = faulty_bytes(&response, action)? else {
+        framed.send(response).await?;
+        return Ok(true);
+    };
+    let stream = framed.get_mut();
+    stream.write_all(&bytes).await?;
+    stream.flush().await?;
+    if matches!(action, Some(Action::Duplicate)) {
+        framed.send(response).await?;
+    }
+    Ok(!matches!(
+        action,
+        Some(Action::PreambleOnly | Action::Truncate { .. })
+    ))
 }
 
 /// Decodes one request and runs it.
@@ -238,4 +330,49 @@ fn load(state: &State, id: u64, model_path: &str) -> Result<Outcome, ServeError>
         ..Response::ok(id)
     };
     Ok((response, Bytes::new(), After::Continue))
+}
+
+/// The op of a request header, when the header is a JSON object with a
+/// string `op`.
+fn header_op(header: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(header).ok()?;
+    value.get("op")?.as_str().map(str::to_owned)
+}
+
+/// The bytes a framing fault sends in place of `response`, or `None` to
+/// send it unchanged. `Duplicate` returns the frame itself; the caller
+/// sends it a second time.
+fn faulty_bytes(response: &Frame, action: Option<Action>) -> Result<Option<Vec<u8>>, FrameError> {
+    let Some(action) = action else {
+        return Ok(None);
+    };
+    let mut bytes = response.to_bytes()?;
+    match action {
+        Action::Delay(_) | Action::Hang | Action::Close | Action::Exit(_) => return Ok(None),
+        Action::PreambleOnly => bytes.truncate(sidecar_protocol::PREAMBLE_LEN),
+        Action::Truncate { cut_bytes } => {
+            let cut = cut_bytes.map_or(bytes.len() / 2, |cut| cut as usize).clamp(1, bytes.len());
+            bytes.truncate(bytes.len() - cut);
+        }
+        Action::BadMagic => bytes[..4].copy_from_slice(b"TMSQ"),
+        Action::BadVersion(version) => bytes[4..6].copy_from_slice(&version.to_le_bytes()),
+        Action::HeaderTooLarge => {
+            bytes[8..12].copy_from_slice(&(DEFAULT_MAX_HEADER_BYTES + 1).to_le_bytes());
+            bytes.truncate(sidecar_protocol::PREAMBLE_LEN);
+        }
+        Action::PayloadTooLarge => {
+            bytes[12..16].copy_from_slice(&(DEFAULT_MAX_PAYLOAD_BYTES + 4).to_le_bytes());
+            bytes.truncate(sidecar_protocol::PREAMBLE_LEN);
+        }
+        Action::WrongId(id) => {
+            let mut header: serde_json::Value = serde_json::from_slice(&response.header)
+                .map_err(|err| FrameError::Io(std::io::Error::other(err)))?;
+            let recorded = header.get("id").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            header["id"] = serde_json::Value::from(id.unwrap_or(recorded + 1));
+            let header = serde_json::to_vec(&header).map_err(|err| FrameError::Io(std::io::Error::other(err)))?;
+            bytes = Frame::new(header, response.payload.clone()).to_bytes()?;
+        }
+        Action::Duplicate => {}
+    }
+    Ok(Some(bytes))
 }

@@ -13,14 +13,18 @@
 //! - [`cache`]: the LRU cache of loaded models and its counters.
 //! - [`predict`]: input checks, faults and evaluation.
 //! - [`error`]: errors sent back as error responses.
+//! - [`faults`]: process-level fault scripts (`--faults`).
+//! - [`replay`]: answering from a transcript (`--replay`).
 
 mod bind;
 mod cache;
 mod cli;
 mod connection;
 mod error;
+mod faults;
 mod mlmodel;
 mod predict;
+mod replay;
 mod server;
 mod shutdown;
 
@@ -32,6 +36,29 @@ fn main() -> ExitCode {
     let args = match cli::Args::parse_or_exit_code() {
         Ok(args) => args,
         Err(code) => return ExitCode::from(code),
+    };
+
+    // Both files are read before anything binds, so a bad file fails at
+    // once as an invalid command line.
+    let faults = match &args.faults {
+        Some(path) => match faults::load(path) {
+            Ok(script) => script,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(cli::EXIT_USAGE);
+            }
+        },
+        None => faults::FaultScript::default(),
+    };
+    let replay = match &args.replay {
+        Some(path) => match replay::Replay::load(path, args.replay_worker) {
+            Ok(replay) => Some(replay),
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(cli::EXIT_USAGE);
+            }
+        },
+        None => None,
     };
 
     // Logs go to stderr: stdout carries only the readiness line.
@@ -55,5 +82,5 @@ fn main() -> ExitCode {
         }
     };
 
-    ExitCode::from(runtime.block_on(server::run(args)))
+    ExitCode::from(runtime.block_on(server::run(args, faults, replay)))
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -23,7 +23,9 @@ use crate::cache::ModelCache;
 use crate::cli::{Args, EXIT_FATAL, EXIT_OK, EXIT_SOCKET};
 use crate::connection::Connection;
 use crate::error::ServeError;
+use crate::faults::{FaultScript, Readiness};
 use crate::mlmodel::LoadedModel;
+use crate::replay::Replay;
 use crate::shutdown::Shutdown;
 
 /// Maximum time the server waits for connections to end after the shutdown
@@ -43,6 +45,15 @@ pub struct State {
     shutting_down: AtomicBool,
     /// Signals the server that a `shutdown` request was served.
     shutdown_request: mpsc::Sender<()>,
+    /// Requests received since start over all connections, for the fault
+    /// script's `request` index.
+    requests_received: AtomicU64,
+    /// Exit status once the server stops; a failed replay sets 1.
+    exit_status: AtomicU8,
+    /// The process-level fault script.
+    pub faults: FaultScript,
+    /// The transcript being replayed, if any.
+    pub replay: Option<Mutex<Replay>>,
 }
 
 impl State {
@@ -78,6 +89,17 @@ impl State {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
+    /// Counts one more received request and returns its 1-based index.
+    pub fn next_request_index(&self) -> u64 {
+        self.requests_received.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Stops the server with exit status `status`, for a failed replay.
+    pub fn stop_with_status(&self, status: u8) {
+        self.exit_status.store(status, Ordering::SeqCst);
+        self.request_shutdown();
+    }
+
     /// Starts the shutdown after a `shutdown` request was answered.
     pub fn request_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -87,7 +109,7 @@ impl State {
 
 /// Binds, announces readiness, serves until shutdown and returns the exit
 /// status.
-pub async fn run(args: Args) -> u8 {
+pub async fn run(args: Args, faults: FaultScript, replay: Option<Replay>) -> u8 {
     // Step 1: bind the socket.
     let listener = match bind::bind(&args.socket) {
         Ok(listener) => listener,
@@ -112,11 +134,31 @@ pub async fn run(args: Args) -> u8 {
         }
     };
 
-    // Step 3: readiness.
-    if let Err(err) = bind::announce_ready() {
-        error!(cause = %err, "cannot write the readiness line");
-        remove_socket(&args.socket);
-        return EXIT_FATAL;
+    // Step 3: readiness, as the fault script's startup section allows.
+    // The exits here are abrupt on purpose: like a crash, they leave the
+    // socket file for the client to clean up.
+    let startup = faults.startup;
+    if !startup.ready_delay.is_zero() {
+        info!(delay = ?startup.ready_delay, "fault: delaying the readiness line");
+        tokio::time::sleep(startup.ready_delay).await;
+    }
+    match startup.readiness {
+        Readiness::ExitBefore(status) => {
+            info!(status, "fault: exiting before the readiness line");
+            std::process::exit(i32::from(status));
+        }
+        Readiness::Never => info!("fault: never printing the readiness line"),
+        Readiness::Print | Readiness::ThenExit(_) => {
+            if let Err(err) = bind::announce_ready() {
+                error!(cause = %err, "cannot write the readiness line");
+                remove_socket(&args.socket);
+                return EXIT_FATAL;
+            }
+        }
+    }
+    if let Readiness::ThenExit(status) = startup.readiness {
+        info!(status, "fault: exiting after the readiness line");
+        std::process::exit(i32::from(status));
     }
 
     // Step 4: serve until a signal or a shutdown request.
@@ -127,6 +169,10 @@ pub async fn run(args: Args) -> u8 {
         predict_counts: Mutex::new(HashMap::new()),
         shutting_down: AtomicBool::new(false),
         shutdown_request,
+        requests_received: AtomicU64::new(0),
+        exit_status: AtomicU8::new(EXIT_OK),
+        faults,
+        replay: replay.map(Mutex::new),
     });
     let (notify_shutdown, _) = broadcast::channel::<()>(1);
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
@@ -149,6 +195,13 @@ pub async fn run(args: Args) -> u8 {
         warn!(timeout = ?DRAIN_TIMEOUT, "connections still open after the drain timeout");
     }
     remove_socket(&args.socket);
+    let status = status.max(state.exit_status.load(Ordering::SeqCst));
+    if let Some(replay) = &state.replay {
+        let remaining = replay.lock().unwrap_or_else(PoisonError::into_inner).remaining();
+        if remaining > 0 {
+            warn!(remaining, "stopped before every recorded request was replayed");
+        }
+    }
     info!(status, "stopped");
     status
 }

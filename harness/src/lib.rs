@@ -15,6 +15,7 @@
 //! - [`engine`]: the reference SQL engine (TiDB dialect subset, MVCC).
 //! - [`runner`]: executes mysql-tester and sqllogictest case files against a
 //!   target.
+//! - [`faults`]: fault cases run against the fake sidecar.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod duration;
 pub mod engine;
+pub mod faults;
 pub mod mlmodel;
 pub mod runner;
 pub mod sidecar;

@@ -27,6 +27,10 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Run .test/.result and .slt conformance cases against a target.
     Run(cli::run::RunArgs),
+    /// Send one frame to a running sidecar and print the decoded response.
+    Probe(cli::probe::ProbeArgs),
+    /// Re-send a transcript's requests to a live sidecar and diff the responses.
+    Replay(cli::replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Checksum(args) => cli::checksum::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Run(args) => cli::run::run(args),
+        Command::Probe(args) => cli::probe::run(args),
+        Command::Replay(args) => cli::replay::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

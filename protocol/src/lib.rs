@@ -9,11 +9,13 @@
 //! - [`frame`]: the 16-byte preamble and the incremental frame codec.
 //! - [`message`]: typed request and response headers.
 //! - [`payload`]: FP32 little-endian payload conversion.
+//! - [`trace`]: transcript records, one frame per JSON line.
 //! - [`ErrorCode`]: the stable error codes.
 
 pub mod frame;
 pub mod message;
 pub mod payload;
+pub mod trace;
 
 pub use frame::{Frame, FrameCodec, FrameError, Limits, Preamble, MAGIC, PREAMBLE_LEN, VERSION};
 pub use message::{

@@ -4,6 +4,8 @@
 pub mod checksum;
 pub mod inspect;
 pub mod predict;
+pub mod probe;
+pub mod replay;
 pub mod sidecar_args;
 pub mod run;
 

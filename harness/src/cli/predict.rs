@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use crate::config::Config;
-use crate::sidecar::{BlockingPool, PoolConfig, PredictRequest};
+use crate::sidecar::{BlockingPool, PredictRequest};
 
 use super::sidecar_args::SidecarArgs;
 
@@ -66,8 +66,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<u8> {
     };
 
     // Step 3: predict through the pool.
-    let command = args.sidecar.command(&config.model_mlflow)?;
-    let pool_config = PoolConfig::new(command, &args.sidecar.mlflow_settings(&config.model_mlflow));
+    let pool_config = args.sidecar.pool_config(&config.model_mlflow)?;
     let pool = BlockingPool::new(pool_config)?;
     let output = pool
         .predict(PredictRequest {

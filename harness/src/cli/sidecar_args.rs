@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::config::MlflowConfig;
 use crate::duration::parse_go_duration;
 use crate::sidecar::command::{locate_fake_sidecar, locate_python_sidecar};
-use crate::sidecar::SidecarCommand;
+use crate::sidecar::{PoolConfig, SidecarCommand};
 
 /// Which sidecar runs MLflow models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,6 +47,11 @@ pub struct SidecarArgs {
     /// [default: the config's, else 2s].
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub request_timeout: Option<Duration>,
+
+    /// Write every frame sent to and received from the sidecars to FILE,
+    /// one JSON object per line (see docs/debugging.md).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -82,6 +87,15 @@ impl SidecarArgs {
             settings.request_timeout = timeout;
         }
         settings
+    }
+
+    /// The pool settings: the `[model-mlflow]` block with the flags
+    /// applied, and the trace file.
+    pub fn pool_config(&self, base: &MlflowConfig) -> anyhow::Result<PoolConfig> {
+        let command = self.command(base)?;
+        let mut config = PoolConfig::new(command, &self.mlflow_settings(base));
+        config.trace = self.trace.clone();
+        Ok(config)
     }
 
     /// The program the pool runs, resolving `auto`.

@@ -50,6 +50,11 @@ impl BlockingPool {
         self.pool.stats()
     }
 
+    /// See [`SidecarPool::spawned_pids`].
+    pub fn spawned_pids(&self) -> Vec<u32> {
+        self.pool.spawned_pids()
+    }
+
     /// Process ids of the running workers, by slot.
     pub fn worker_pids(&self) -> Vec<Option<u32>> {
         self.runtime.block_on(self.pool.worker_pids())

@@ -5,11 +5,13 @@
 //! - [`pool`]: lazily started workers, batch splitting and reassembly,
 //!   timeouts and replacement.
 //! - [`blocking`]: a synchronous front for callers outside tokio.
+//! - [`trace`]: transcripts of every frame, as JSON lines.
 
 pub mod blocking;
 pub mod command;
 pub mod error;
 pub mod pool;
+pub mod trace;
 pub mod worker;
 
 pub use blocking::BlockingPool;

@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use super::command::SidecarCommand;
 use super::error::ClientError;
+use super::trace::{TraceTarget, Tracer};
 use super::worker::{Worker, WorkerOptions};
 use crate::config::MlflowConfig;
 
@@ -47,6 +48,9 @@ pub struct PoolConfig {
     pub max_batch_size: usize,
     /// Directory for the workers' private socket directories.
     pub socket_parent: PathBuf,
+    /// JSON-lines transcript of every frame sent and received
+    /// (docs/debugging.md); `None` records nothing.
+    pub trace: Option<PathBuf>,
 }
 
 impl PoolConfig {
@@ -61,6 +65,7 @@ impl PoolConfig {
             cache_entries: mlflow.model_cache_entries,
             max_batch_size: DEFAULT_MAX_BATCH_SIZE,
             socket_parent: std::env::temp_dir(),
+            trace: None,
         }
     }
 }
@@ -122,7 +127,14 @@ struct PoolInner {
     launches: AtomicU64,
     replacements: AtomicU64,
     requests: AtomicU64,
+    tracer: Option<Arc<Tracer>>,
+    /// Process ids of the last [`SPAWNED_PIDS_KEPT`] processes started,
+    /// including those whose start failed.
+    spawned: std::sync::Mutex<std::collections::VecDeque<u32>>,
 }
+
+/// Process ids kept for [`SidecarPool::spawned_pids`].
+const SPAWNED_PIDS_KEPT: usize = 1024;
 
 impl SidecarPool {
     /// Makes a pool; no process starts until the first request.
@@ -142,6 +154,10 @@ impl SidecarPool {
             start_timeout: config.start_timeout,
             socket_parent: config.socket_parent.clone(),
         };
+        let tracer = match &config.trace {
+            Some(path) => Some(Tracer::create(path)?),
+            None => None,
+        };
         let slots = (0..config.workers)
             .map(|_| Mutex::new(Slot { worker: None }))
             .collect();
@@ -155,6 +171,8 @@ impl SidecarPool {
                 launches: AtomicU64::new(0),
                 replacements: AtomicU64::new(0),
                 requests: AtomicU64::new(0),
+                tracer,
+                spawned: std::sync::Mutex::new(std::collections::VecDeque::new()),
             }),
         })
     }
@@ -171,6 +189,14 @@ impl SidecarPool {
             replacements: self.inner.replacements.load(Ordering::Relaxed),
             requests: self.inner.requests.load(Ordering::Relaxed),
         }
+    }
+
+    /// Process ids of the processes the pool started, oldest first (the
+    /// last 1024), including those whose start failed; for checking that
+    /// every one was reaped.
+    pub fn spawned_pids(&self) -> Vec<u32> {
+        let spawned = self.inner.spawned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        spawned.iter().copied().collect()
     }
 
     /// Process ids of the running workers, by slot.
@@ -264,7 +290,7 @@ impl SidecarPool {
         let model_path = request.model_path.display().to_string();
         let payload = payload::encode_f32s_bytes(values);
         let mut slot = self.inner.slots[slot_index].lock().await;
-        let worker = self.ready_worker(&mut slot).await?;
+        let worker = self.ready_worker(slot_index, &mut slot).await?;
 
         let id = worker.next_id();
         let wire_request = Request::Predict {
@@ -309,7 +335,7 @@ impl SidecarPool {
         let path = model_path.display().to_string();
         let slot_index = self.inner.next_slot.fetch_add(1, Ordering::Relaxed) % self.inner.slots.len();
         let mut slot = self.inner.slots[slot_index].lock().await;
-        let worker = self.ready_worker(&mut slot).await?;
+        let worker = self.ready_worker(slot_index, &mut slot).await?;
         let request = Request::Load {
             id: worker.next_id(),
             model_path: path.clone(),
@@ -336,7 +362,7 @@ impl SidecarPool {
     pub async fn ping(&self, slot_index: usize) -> Result<CacheStats, ClientError> {
         let slot_index = slot_index % self.inner.slots.len();
         let mut slot = self.inner.slots[slot_index].lock().await;
-        let worker = self.ready_worker(&mut slot).await?;
+        let worker = self.ready_worker(slot_index, &mut slot).await?;
         let request = Request::Ping { id: worker.next_id() };
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let result = worker
@@ -353,7 +379,11 @@ impl SidecarPool {
 
     /// Returns the slot's worker, reaping a dead one and starting a new one
     /// when needed.
-    async fn ready_worker<'s>(&self, slot: &'s mut Slot) -> Result<&'s mut Worker, ClientError> {
+    async fn ready_worker<'s>(
+        &self,
+        slot_index: usize,
+        slot: &'s mut Slot,
+    ) -> Result<&'s mut Worker, ClientError> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(ClientError::ShutDown);
         }
@@ -365,9 +395,23 @@ impl SidecarPool {
             }
         }
         if slot.worker.is_none() {
-            let worker = Worker::launch(&self.inner.options).await?;
+            let record_pid = |pid: u32| {
+                let mut spawned = self.inner.spawned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if spawned.len() == SPAWNED_PIDS_KEPT {
+                    spawned.pop_front();
+                }
+                spawned.push_back(pid);
+            };
+            let mut worker = Worker::launch_with(&self.inner.options, record_pid).await?;
             tracing::info!(target: "harness::sidecar", pid = worker.pid(), "worker started");
-            self.inner.launches.fetch_add(1, Ordering::Relaxed);
+            let number = self.inner.launches.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(tracer) = &self.inner.tracer {
+                worker.set_trace(TraceTarget {
+                    tracer: Arc::clone(tracer),
+                    worker: number,
+                    slot: slot_index,
+                });
+            }
             slot.worker = Some(worker);
         }
         match slot.worker.as_mut() {

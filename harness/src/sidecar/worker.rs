@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use sidecar_protocol::trace::Direction;
 use sidecar_protocol::{Frame, FrameCodec, Limits, ReadyLine, Request, Response};
 use tokio::net::UnixStream;
 use tokio_util::codec::Framed;
 
 use super::command::SidecarCommand;
 use super::error::ClientError;
+use super::trace::TraceTarget;
 
 /// Largest socket path, in bytes: `sun_path` is 108 bytes on Linux and the
 /// path needs a terminating NUL.
@@ -108,6 +110,7 @@ pub struct Worker {
     stderr: StderrTail,
     ready: ReadyLine,
     exited: Option<ExitStatus>,
+    trace: Option<TraceTarget>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -122,6 +125,16 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// Starts a sidecar, waits for its readiness line and connects.
     pub async fn launch(options: &WorkerOptions) -> Result<Worker, ClientError> {
+        Worker::launch_with(options, |_| {}).await
+    }
+
+    /// As [`Worker::launch`], calling `on_spawn` with the process id as
+    /// soon as the process exists, so that callers can account for
+    /// processes whose start then fails.
+    pub async fn launch_with(
+        options: &WorkerOptions,
+        on_spawn: impl FnOnce(u32),
+    ) -> Result<Worker, ClientError> {
         let command_line = options.command.display();
         let start_error = |reason: String, stderr: Vec<String>| ClientError::Start {
             command: command_line.clone(),
@@ -160,6 +173,7 @@ impl Worker {
             .spawn()
             .map_err(|err| start_error(format!("cannot run the program: {err}"), Vec::new()))?;
         let pid = child.id();
+        on_spawn(pid);
 
         // Step 3: background readers. stdout yields the readiness line, and
         // anything after it is logged; stderr is kept as a tail.
@@ -261,7 +275,13 @@ impl Worker {
             stderr,
             ready,
             exited: None,
+            trace: None,
         })
+    }
+
+    /// Records every later frame of this worker in a transcript.
+    pub fn set_trace(&mut self, target: TraceTarget) {
+        self.trace = Some(target);
     }
 
     /// Process id of the sidecar.
@@ -318,34 +338,7 @@ impl Worker {
         model_path: &str,
     ) -> Result<(Response, Bytes), ClientError> {
         let frame = Frame::new(request.to_header(), payload);
-        let exchange = async {
-            self.stream
-                .send(frame)
-                .await
-                .map_err(|err| self.io_failure(format!("sending {} failed: {err}", request.op())))?;
-            match self.stream.next().await {
-                Some(Ok(frame)) => Ok(frame),
-                Some(Err(err)) => Err(match err {
-                    sidecar_protocol::FrameError::Io(err) => {
-                        self.io_failure(format!("reading the {} response failed: {err}", request.op()))
-                    }
-                    other => ClientError::Protocol(format!("invalid response frame: {other}")),
-                }),
-                None => Err(self.io_failure(format!(
-                    "connection closed before the {} response",
-                    request.op()
-                ))),
-            }
-        };
-        let frame = match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(ClientError::Timeout {
-                    model_path: model_path.to_string(),
-                    timeout,
-                })
-            }
-        };
+        let frame = self.exchange(frame, request.op(), timeout, model_path).await?;
 
         let response = Response::from_header(&frame.header)
             .map_err(|err| ClientError::Protocol(format!("invalid response header: {err}")))?;
@@ -369,6 +362,58 @@ impl Worker {
             });
         }
         Ok((response, frame.payload))
+    }
+
+    /// Sends one frame and reads the next frame, all within `timeout`,
+    /// without interpreting the response. `op` and `model_path` only name
+    /// the request in errors.
+    pub async fn exchange(
+        &mut self,
+        frame: Frame,
+        op: &str,
+        timeout: Duration,
+        model_path: &str,
+    ) -> Result<Frame, ClientError> {
+        if let Some(target) = &self.trace {
+            target.tracer.record(Direction::ToSidecar, target.worker, target.slot, self.pid, &frame);
+        }
+        let exchange = async {
+            // A frame already buffered before the request is sent was never
+            // asked for (a duplicated or unsolicited response).
+            if !self.stream.read_buffer().is_empty() {
+                return Err(ClientError::Protocol(format!(
+                    "{} bytes arrived from the sidecar before the {op} request was sent",
+                    self.stream.read_buffer().len()
+                )));
+            }
+            self.stream
+                .send(frame)
+                .await
+                .map_err(|err| self.io_failure(format!("sending {op} failed: {err}")))?;
+            match self.stream.next().await {
+                Some(Ok(frame)) => Ok(frame),
+                Some(Err(err)) => Err(match err {
+                    sidecar_protocol::FrameError::Io(err) => {
+                        self.io_failure(format!("reading the {op} response failed: {err}"))
+                    }
+                    other => ClientError::Protocol(format!("invalid response frame: {other}")),
+                }),
+                None => Err(self.io_failure(format!("connection closed before the {op} response"))),
+            }
+        };
+        let frame = match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    model_path: model_path.to_string(),
+                    timeout,
+                })
+            }
+        };
+        if let Some(target) = &self.trace {
+            target.tracer.record(Direction::FromSidecar, target.worker, target.slot, self.pid, &frame);
+        }
+        Ok(frame)
     }
 
     /// Builds a `Died` error, reaping the process if it has exited so the

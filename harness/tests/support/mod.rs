@@ -61,6 +61,7 @@ pub fn pool_config(command: SidecarCommand, socket_parent: &Path) -> PoolConfig 
         cache_entries: 8,
         max_batch_size: 1024,
         socket_parent: socket_parent.to_path_buf(),
+        trace: None,
     }
 }
 
