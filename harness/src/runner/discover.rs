@@ -40,6 +40,10 @@ pub enum CaseKind {
     },
     /// sqllogictest.
     Slt,
+    /// A sidecar fault case (`.toml` under a `faults` directory), run
+    /// against the fake sidecar through the batching client; see
+    /// docs/faults.md.
+    Fault,
 }
 
 impl Case {
@@ -57,7 +61,7 @@ impl Case {
             CaseKind::MysqlTest { suite_root, name } => {
                 Some(suite_root.join("r").join(format!("{name}.result")))
             }
-            CaseKind::Slt => None,
+            CaseKind::Slt | CaseKind::Fault => None,
         }
     }
 
@@ -66,7 +70,7 @@ impl Case {
     pub fn database_name(&self) -> String {
         match &self.kind {
             CaseKind::MysqlTest { name, .. } => name.replace('/', "__"),
-            CaseKind::Slt => {
+            CaseKind::Slt | CaseKind::Fault => {
                 let stem = self
                     .path
                     .file_stem()
@@ -186,8 +190,20 @@ fn classify(path: &Path) -> Result<Option<Case>, DiscoverError> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("slt") => Ok(Some(Case::slt(path.to_path_buf()))),
         Some("test") => mysql_test_case(path).map(Some),
+        Some("toml") if in_faults_directory(path) => Ok(Some(Case {
+            path: path.to_path_buf(),
+            kind: CaseKind::Fault,
+        })),
         _ => Ok(None),
     }
+}
+
+/// Whether a file lies below a directory named `faults`, where `.toml`
+/// files are fault cases (elsewhere a `.toml` file is not a case).
+fn in_faults_directory(path: &Path) -> bool {
+    path.parent()
+        .map(|dir| dir.components().any(|c| c.as_os_str() == "faults"))
+        .unwrap_or(false)
 }
 
 /// Builds the case for a `.test` file from its nearest `t` ancestor.

@@ -39,7 +39,7 @@ use crate::target::Target;
 
 pub use config::{ChecksumFn, Requirements, RunnerConfig};
 pub use discover::{discover, Case, CaseKind, DiscoverError};
-pub use summary::{CaseOutcome, Summary};
+pub use summary::{CaseOutcome, FailureReport, Summary};
 
 /// Runs every case in order and writes the failure reports and the final
 /// `N passed, N failed, N skipped` line to `out`.
@@ -94,5 +94,22 @@ pub fn run_case(target: &dyn Target, config: &RunnerConfig, case: &Case) -> Case
     match &case.kind {
         CaseKind::MysqlTest { .. } => mysqltest_exec::run_test(target, config, case),
         CaseKind::Slt => slt::run_slt(target, config, case),
+        CaseKind::Fault => run_fault(config, case),
+    }
+}
+
+/// Runs a fault case against the fake sidecar. Fault cases exercise the
+/// batching client, not the SQL target, so they run the same under every
+/// target.
+fn run_fault(config: &RunnerConfig, case: &Case) -> CaseOutcome {
+    let mut options = match crate::faults::FaultRunOptions::locate() {
+        Ok(options) => options,
+        Err(message) => return CaseOutcome::Failed(FailureReport::new(&case.path, message)),
+    };
+    options.fixtures = config.fixtures_dir.clone();
+    match crate::faults::run_fault_case(&case.path, &options) {
+        Ok(outcome) if outcome.passed() => CaseOutcome::Passed,
+        Ok(outcome) => CaseOutcome::Failed(FailureReport::new(&case.path, outcome.message())),
+        Err(err) => CaseOutcome::Failed(FailureReport::new(&case.path, err.to_string())),
     }
 }
