@@ -4,6 +4,7 @@
 //! Prints one report per failing case, a line per skipped case, and ends
 //! with `N passed, N failed, N skipped`. Exits 1 when any case failed.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use anyhow::Context;
 use crate::artifact::checksum::{path_checksum, DirVariant};
 use crate::config::Config;
 use crate::engine::ReferenceTarget;
+use crate::runner::junit::write_junit;
 use crate::runner::{discover, run_cases, Case, ChecksumFn, Requirements, RunnerConfig};
 use crate::target::Target;
 
@@ -37,6 +39,9 @@ pub struct RunArgs {
     /// current directory).
     #[arg(long, value_name = "DIR")]
     pub fixtures_dir: Option<PathBuf>,
+    /// Also write a JUnit XML report of the run to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Keep each case's database and any database it created.
     #[arg(long)]
     pub reserve_schema: bool,
@@ -70,8 +75,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     config.progress = true;
 
     let target = make_target(&args)?;
+    let junit = args.junit.clone();
     eprintln!("harness run: target {}, {} sidecar, {} case files", target.name(), sidecar_name(sidecar), cases.len());
-    run_with_target(target, &config, &cases)
+    run_with_target(target, &config, &cases, junit.as_deref())
 }
 
 /// Runs `cases` against an already-built target and returns the exit
@@ -80,11 +86,20 @@ pub fn run_with_target(
     target: Arc<dyn Target>,
     config: &RunnerConfig,
     cases: &[Case],
+    junit: Option<&Path>,
 ) -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let summary = run_cases(target.as_ref(), config, cases, &mut out)
         .context("writing the report to stdout")?;
+    if let Some(path) = junit {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create the JUnit report {}", path.display()))?;
+        let mut writer = std::io::BufWriter::new(file);
+        write_junit(&summary, &target.name(), &mut writer)
+            .and_then(|()| writer.flush())
+            .with_context(|| format!("cannot write the JUnit report {}", path.display()))?;
+    }
     Ok(if summary.success() { 0 } else { 1 })
 }
 

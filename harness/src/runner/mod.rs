@@ -31,6 +31,7 @@ pub mod requires;
 pub mod result_filters;
 pub mod slt;
 pub mod substitute;
+pub mod junit;
 pub mod summary;
 
 use std::io::{IsTerminal, Write};
@@ -65,7 +66,9 @@ pub fn run_cases(
             );
         }
 
+        let started = std::time::Instant::now();
         let outcome = run_case(target, config, case);
+        let elapsed = started.elapsed();
 
         if show_progress {
             eprintln!("{}", outcome.label());
@@ -73,7 +76,7 @@ pub fn run_cases(
         if let CaseOutcome::Failed(report) = &outcome {
             writeln!(out, "{report}")?;
         }
-        summary.add(case, outcome);
+        summary.add_timed(case, outcome, elapsed);
     }
 
     summary.write_footer(out)?;

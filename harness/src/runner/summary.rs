@@ -104,11 +104,35 @@ pub struct Summary {
     pub failed: Vec<FailureReport>,
     /// Skipped cases with the reason, in run order.
     pub skipped: Vec<(PathBuf, String)>,
+    /// Every case in run order with its outcome and wall time, for reports
+    /// such as JUnit XML.
+    pub records: Vec<CaseRecord>,
+}
+
+/// One case's outcome and wall time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    /// The case file.
+    pub path: PathBuf,
+    /// What happened.
+    pub outcome: CaseOutcome,
+    /// Wall time of the case.
+    pub elapsed: std::time::Duration,
 }
 
 impl Summary {
     /// Counts one outcome.
     pub fn add(&mut self, case: &Case, outcome: CaseOutcome) {
+        self.add_timed(case, outcome, std::time::Duration::ZERO);
+    }
+
+    /// Records a case's outcome with its wall time.
+    pub fn add_timed(&mut self, case: &Case, outcome: CaseOutcome, elapsed: std::time::Duration) {
+        self.records.push(CaseRecord {
+            path: case.path.clone(),
+            outcome: outcome.clone(),
+            elapsed,
+        });
         match outcome {
             CaseOutcome::Passed => self.passed += 1,
             CaseOutcome::Skipped(reason) => self.skipped.push((case.path.clone(), reason)),
