@@ -674,6 +674,33 @@ impl Privileges {
         })
     }
 
+    /// Checks that the account holds some privilege in database `db`, as
+    /// `USE db` needs: a global privilege that exists at database level,
+    /// any grant on the database, or any grant on one of its tables. 1044
+    /// when it holds none.
+    pub fn check_any_in_database(
+        &self,
+        account: &UserIdentity,
+        db: &str,
+    ) -> Result<(), PrivilegeError> {
+        let db_key = db.to_ascii_lowercase();
+        let holds_any = self.accounts.get(&account.key()).is_some_and(|a| {
+            a.global.privileges.iter().any(|p| p.allowed_on_database())
+                || a.databases
+                    .get(&db_key)
+                    .is_some_and(|(_, row)| !row.is_empty())
+                || a.tables.keys().any(|(table_db, _)| *table_db == db_key)
+        });
+        if holds_any {
+            return Ok(());
+        }
+        Err(PrivilegeError::DbAccessDenied {
+            user: account.user.clone(),
+            host: account.host.clone(),
+            db: db.to_string(),
+        })
+    }
+
     /// Checks a model privilege on database `db`; 1227 naming the
     /// privilege when denied.
     pub fn check_model(

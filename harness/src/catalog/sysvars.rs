@@ -170,9 +170,10 @@ const CHARSETS: [&str; 7] = [
 /// TiDB's default `sql_mode`.
 pub const DEFAULT_SQL_MODE: &str = "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION";
 
-/// The value of `@@version`: a MySQL 8.0 compatible prefix with a TiDB
-/// marker, so clients that parse it treat the server as TiDB.
-pub const SERVER_VERSION: &str = "8.0.11-TiDB-reference";
+/// The value of `@@version` and `VERSION()`: a MySQL 8.0 compatible
+/// prefix with a TiDB marker, so clients that parse it treat the server as
+/// TiDB.
+pub const SERVER_VERSION: &str = "8.0.11-TiDB-v8.5.0-reference";
 
 const fn def(
     name: &'static str,
@@ -358,6 +359,35 @@ pub const SYSVARS: &[SysVarDef] = &[
     read_only("version", SERVER_VERSION),
     read_only("version_comment", "TiDB model serving reference engine"),
     read_only("lower_case_table_names", "2"),
+    // Read only because the engine always divides with 4 extra digits.
+    SysVarDef {
+        name: "div_precision_increment",
+        scope: VarScope::Both,
+        default: "4",
+        kind: VarKind::Int { min: 0, max: 30 },
+        read_only: true,
+    },
+    // Accepted for client compatibility; the engine has no foreign keys,
+    // statement timeouts or GROUP_CONCAT for them to affect.
+    def("foreign_key_checks", VarScope::Both, "ON", BOOL),
+    def(
+        "max_execution_time",
+        VarScope::Both,
+        "0",
+        VarKind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    def(
+        "group_concat_max_len",
+        VarScope::Both,
+        "1024",
+        VarKind::Int {
+            min: 4,
+            max: i64::MAX,
+        },
+    ),
     // Settings mysql-tester sets on every connection of a TiDB server.
     def(
         "tidb_init_chunk_size",

@@ -207,7 +207,8 @@ impl<'a> Binder<'a> {
                             "session" | "global" | "local"
                         )
                     {
-                        return Ok(Expr::Literal((self.system_var)(&names[1])?));
+                        let reference = format!("{scope}.{}", names[1]);
+                        return Ok(Expr::Literal((self.system_var)(&reference)?));
                     }
                 }
                 self.column(names)?

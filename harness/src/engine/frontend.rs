@@ -17,8 +17,8 @@ use super::preparse::{self, Lexeme};
 use super::query::{self, ReadContext};
 use super::session::{Session, Transaction};
 use super::storage::{Store, WriteSet};
-use super::time::{DateTime, TimeZone};
 use super::value::Value;
+use crate::catalog::privileges::Privilege;
 use crate::target::{Column, ColumnType, Outcome, ResultSet};
 
 fn affected(rows: u64) -> Outcome {
@@ -71,6 +71,10 @@ impl Session {
         let word = |i: usize| lexemes.get(i).and_then(Lexeme::keyword).unwrap_or_default();
         let rest_from = |i: usize| lexemes.get(i).map_or("", |l| &sql[l.start..]);
 
+        if let Some(outcome) = self.execute_admin(&lexemes, sql)? {
+            return Ok(outcome);
+        }
+
         match first.as_str() {
             "BEGIN" => {
                 self.begin(false, None)?;
@@ -89,6 +93,7 @@ impl Session {
             "SET" => self.set_variables(rest_from(1)),
             "USE" => {
                 let name = unquote(rest_from(1).trim());
+                self.authorize_use(&name)?;
                 if self.lock().latest_catalog().database(&name).is_none() {
                     return Err(error::unknown_database(&name));
                 }
@@ -106,6 +111,12 @@ impl Session {
                     return Err(error::syntax(rest_from(name_at.min(lexemes.len()))));
                 }
                 let name = unquote(&sql[lexemes[name_at].start..lexemes[name_at].end]);
+                let privilege = if first == "CREATE" {
+                    Privilege::Create
+                } else {
+                    Privilege::Drop
+                };
+                self.authorize_database(privilege, &name)?;
                 self.before_ddl()?;
                 let mut store = self.lock();
                 if first == "CREATE" {
@@ -136,6 +147,9 @@ impl Session {
                 if names.is_empty() {
                     return Err(error::syntax(sql));
                 }
+                for (db, table) in &names {
+                    self.authorize_table(Privilege::Drop, db, table)?;
+                }
                 self.before_ddl()?;
                 ddl::drop_tables(&mut self.lock(), &names, if_exists)?;
                 Ok(affected(0))
@@ -143,6 +157,7 @@ impl Session {
             "TRUNCATE" => {
                 let from = if word(1) == "TABLE" { 2 } else { 1 };
                 let (db, table) = self.qualify(rest_from(from).trim())?;
+                self.authorize_table(Privilege::Drop, &db, &table)?;
                 self.before_ddl()?;
                 ddl::truncate(&mut self.lock(), &db, &table)?;
                 Ok(affected(0))
@@ -200,7 +215,7 @@ impl Session {
 
     /// Checks that DDL may run and commits the open transaction, as DDL
     /// implicitly does in MySQL.
-    fn before_ddl(&mut self) -> EngineResult<()> {
+    pub(super) fn before_ddl(&mut self) -> EngineResult<()> {
         if self.snapshot.is_some() {
             return Err(error::snapshot_write());
         }
@@ -208,7 +223,7 @@ impl Session {
     }
 
     /// Evaluates a constant expression (no columns) at the current time.
-    fn eval_constant(&self, text: &str) -> EngineResult<Value> {
+    pub(super) fn eval_constant(&self, text: &str) -> EngineResult<Value> {
         let dialect = MySqlDialect {};
         let mut parser = Parser::new(&dialect)
             .try_with_sql(text)
@@ -239,7 +254,7 @@ impl Session {
             .unwrap_or(Value::Null))
     }
 
-    fn eval_context(&self, now_ts: u64, strict_division: bool) -> EvalContext {
+    pub(super) fn eval_context(&self, now_ts: u64, strict_division: bool) -> EvalContext {
         EvalContext {
             now: self.time_zone.from_utc_micros(now_ts as i64, 6),
             database: self.database.clone(),
@@ -310,99 +325,6 @@ impl Session {
         }
     }
 
-    fn set_variables(&mut self, assignments: &str) -> EngineResult<Outcome> {
-        for assignment in split_top_level(assignments)? {
-            let lexemes = preparse::lex(&assignment)?;
-            let Some(eq) = lexemes
-                .iter()
-                .position(|l| matches!(l.token, Token::Eq | Token::Assignment))
-            else {
-                if lexemes.first().is_some_and(|l| l.is("NAMES")) {
-                    continue;
-                }
-                return Err(error::syntax(&assignment));
-            };
-            let target: String = assignment[..lexemes[eq].start].trim().to_string();
-            let value_text = assignment[lexemes[eq].end..].trim();
-            let value = match lexemes.get(eq + 1) {
-                Some(Lexeme {
-                    token: Token::Word(w),
-                    ..
-                }) if eq + 2 == lexemes.len()
-                    && w.quote_style.is_none()
-                    && !w.value.starts_with('@') =>
-                {
-                    Value::Str(w.value.clone())
-                }
-                _ => self.eval_constant(value_text)?,
-            };
-            if let Some(name) = target.strip_prefix('@').filter(|n| !n.starts_with('@')) {
-                self.user_vars
-                    .insert(unquote(name).to_ascii_lowercase(), value);
-                continue;
-            }
-            let lower = target.to_ascii_lowercase();
-            let name = lower
-                .trim_start_matches("@@")
-                .trim_start_matches("session.")
-                .trim_start_matches("local.")
-                .trim_start_matches("session ")
-                .trim();
-            if lower.starts_with("@@global.") || lower.starts_with("global ") {
-                return Err(error::unsupported("SET GLOBAL"));
-            }
-            self.set_system_var(name, value)?;
-        }
-        Ok(affected(0))
-    }
-
-    fn set_system_var(&mut self, name: &str, value: Value) -> EngineResult<()> {
-        match name {
-            "time_zone" => {
-                let text = value.to_text().unwrap_or_default();
-                self.time_zone =
-                    TimeZone::parse(&text).ok_or_else(|| error::unknown_time_zone(&text))?;
-            }
-            "autocommit" => {
-                let on = match value
-                    .to_text()
-                    .unwrap_or_default()
-                    .to_ascii_uppercase()
-                    .as_str()
-                {
-                    "1" | "ON" => true,
-                    "0" | "OFF" => false,
-                    other => return Err(error::wrong_value_for_var("autocommit", other)),
-                };
-                if on {
-                    self.commit()?;
-                }
-                self.autocommit = on;
-            }
-            "tidb_snapshot" => {
-                let text = value.to_text().unwrap_or_default();
-                if text.is_empty() {
-                    self.snapshot = None;
-                    self.system_vars.remove("tidb_snapshot");
-                    return Ok(());
-                }
-                let datetime = DateTime::parse(&text).ok_or_else(|| {
-                    error::unsupported(format!(
-                        "tidb_snapshot = '{text}' (only datetime strings, not TSO numbers)"
-                    ))
-                })?;
-                let ts = {
-                    let store = self.lock();
-                    self.read_ts_from(&store, datetime)?
-                };
-                self.snapshot = Some(ts);
-                self.system_vars.insert("tidb_snapshot".into(), text);
-            }
-            other => self.set_plain_var(other, &value)?,
-        }
-        Ok(())
-    }
-
     fn show(&mut self, lexemes: &[Lexeme], sql: &str) -> EngineResult<Outcome> {
         let word = |i: usize| lexemes.get(i).and_then(Lexeme::keyword).unwrap_or_default();
         let catalog = {
@@ -465,6 +387,7 @@ impl Session {
             return Err(error::unsupported("several statements in one call"));
         }
         let statement = statements.remove(0);
+        self.authorize_statement(&statement)?;
 
         if let Statement::CreateTable(create) = &statement {
             let db = match create.name.0.as_slice() {
@@ -654,25 +577,4 @@ fn count_table_refs(query: &ast::Query) -> usize {
         ast::SetExpr::Select(select) => select.from.iter().map(|t| 1 + t.joins.len()).sum(),
         _ => 0,
     }
-}
-
-/// Splits `a = 1, b = f(x, y)` at top-level commas.
-fn split_top_level(text: &str) -> EngineResult<Vec<String>> {
-    let lexemes = preparse::lex(text)?;
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut start = 0;
-    for lexeme in &lexemes {
-        match lexeme.token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
-            Token::Comma if depth == 0 => {
-                parts.push(text[start..lexeme.start].trim().to_string());
-                start = lexeme.end;
-            }
-            _ => {}
-        }
-    }
-    parts.push(text[start..].trim().to_string());
-    Ok(parts.into_iter().filter(|p| !p.is_empty()).collect())
 }

@@ -3,7 +3,11 @@
 //! subset.
 
 pub mod access;
+pub mod account_syntax;
+pub mod accounts;
+mod admin;
 pub mod aggregate;
+pub mod authorize;
 pub mod bind;
 pub mod clock;
 pub mod ddl;
@@ -18,17 +22,23 @@ pub mod preparse;
 pub mod query;
 pub mod render;
 pub mod schema;
+pub mod server;
 pub mod session;
 pub mod storage;
 pub mod time;
 pub mod value;
+pub mod variables;
 
+#[cfg(test)]
+mod account_tests;
 #[cfg(test)]
 mod tests;
 
 use std::sync::{Arc, Mutex};
 
+use crate::catalog::privileges::UserIdentity;
 use crate::target::{ConnectOptions, Connection, Outcome, SqlError, Target};
+use server::{lock_server, SharedServer};
 use session::Session;
 use storage::Store;
 
@@ -43,6 +53,51 @@ impl ReferenceTarget {
     /// Creates an engine with an empty `test` database.
     pub fn new() -> ReferenceTarget {
         ReferenceTarget::default()
+    }
+
+    fn server(&self) -> SharedServer {
+        self.store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .server
+            .clone()
+    }
+
+    /// Authenticates a `mysql_native_password` login from `client_host`
+    /// (`response` is the client's scramble of the password with `salt`),
+    /// for a MySQL protocol front end. An empty `user` means `root`.
+    /// Fails with 1045 for an unknown user or a wrong response.
+    pub fn authenticate_native(
+        &self,
+        user: &str,
+        client_host: &str,
+        salt: &[u8],
+        response: &[u8],
+    ) -> Result<UserIdentity, SqlError> {
+        lock_server(&self.server()).authenticate_native(user, client_host, salt, response)
+    }
+
+    /// Opens a session for an account that is already authenticated, such
+    /// as one [`ReferenceTarget::authenticate_native`] returned. A default
+    /// database must exist and the account must hold some privilege there.
+    pub fn connect_as(
+        &self,
+        identity: UserIdentity,
+        database: &str,
+    ) -> Result<ReferenceConnection, SqlError> {
+        let database = if database.is_empty() {
+            None
+        } else {
+            Some(database.to_string())
+        };
+        let session = Session::for_account(self.store.clone(), identity, database.clone());
+        if let Some(db) = &database {
+            session.authorize_use(db)?;
+            if session.lock().latest_catalog().database(db).is_none() {
+                return Err(error::unknown_database(db));
+            }
+        }
+        Ok(ReferenceConnection { session })
     }
 }
 
@@ -59,21 +114,12 @@ impl Connection for ReferenceConnection {
 }
 
 impl Target for ReferenceTarget {
+    /// Authenticates `options.user` with `options.password` as a client
+    /// on 127.0.0.1 (1045 on failure) and opens a session.
     fn connect(&self, options: &ConnectOptions) -> Result<Box<dyn Connection>, SqlError> {
-        let database = if options.database.is_empty() {
-            None
-        } else {
-            Some(options.database.clone())
-        };
-        if let Some(db) = &database {
-            let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
-            if store.latest_catalog().database(db).is_none() {
-                return Err(error::unknown_database(db));
-            }
-        }
-        Ok(Box::new(ReferenceConnection {
-            session: Session::new(self.store.clone(), &options.user, database),
-        }))
+        let identity =
+            lock_server(&self.server()).authenticate_password(&options.user, &options.password)?;
+        Ok(Box::new(self.connect_as(identity, &options.database)?))
     }
 
     fn name(&self) -> String {

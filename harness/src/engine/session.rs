@@ -4,7 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::catalog::privileges::UserIdentity;
+use crate::catalog::sysvars::SessionVars;
+
 use super::error::{self, EngineResult};
+use super::server::{lock_server, SharedServer};
 use super::storage::{Store, WriteSet};
 use super::time::{DateTime, TimeZone};
 use super::value::Value;
@@ -31,14 +35,18 @@ pub struct Transaction {
 pub struct Session {
     /// Shared committed state.
     pub store: Arc<Mutex<Store>>,
-    /// Authenticated user; privilege checks use it.
+    /// Authenticated user name, for `USER()`.
     pub user: String,
+    /// The account the session logged in as; privilege checks use it.
+    pub identity: UserIdentity,
+    /// Accounts and global system variables, shared by every session.
+    pub server: SharedServer,
     /// Current database.
     pub database: Option<String>,
     /// User variables by lowercase name.
     pub user_vars: HashMap<String, Value>,
-    /// Session system variables by lowercase name, as text.
-    pub system_vars: HashMap<String, String>,
+    /// Session values of the system variables.
+    pub vars: SessionVars,
     /// Session time zone.
     pub time_zone: TimeZone,
     /// Open transaction.
@@ -53,24 +61,42 @@ pub struct Session {
 }
 
 impl Session {
-    /// Creates a session for `user` with an optional default database.
+    /// Creates a session for the account `user`@`%` (`root` when `user`
+    /// is empty) without checking a password.
     pub fn new(store: Arc<Mutex<Store>>, user: &str, database: Option<String>) -> Session {
-        Session {
+        let user = if user.is_empty() { "root" } else { user };
+        Session::for_account(store, UserIdentity::new(user, "%"), database)
+    }
+
+    /// Creates a session for an authenticated account. The session
+    /// variables start from the current global values.
+    pub fn for_account(
+        store: Arc<Mutex<Store>>,
+        identity: UserIdentity,
+        database: Option<String>,
+    ) -> Session {
+        let server = store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .server
+            .clone();
+        let vars = lock_server(&server).sysvars.new_session();
+        let mut session = Session {
             store,
-            user: if user.is_empty() {
-                "root".into()
-            } else {
-                user.to_string()
-            },
+            user: identity.user.clone(),
+            identity,
+            server,
             database,
             user_vars: HashMap::new(),
-            system_vars: HashMap::new(),
+            vars,
             time_zone: TimeZone::system(),
             txn: None,
             next_txn_as_of: None,
             snapshot: None,
             autocommit: true,
-        }
+        };
+        session.apply_initial_vars();
+        session
     }
 
     /// Locks the shared store. A poisoned lock (a panic in another
@@ -150,69 +176,9 @@ impl Session {
         self.txn = None;
     }
 
-    /// Reads a system variable for `@@name`.
+    /// Reads a system variable for `@@name`; `name` may carry a
+    /// `global.`, `session.` or `local.` prefix.
     pub fn system_var(&self, name: &str) -> EngineResult<Value> {
-        let key = name.to_ascii_lowercase();
-        Ok(match key.as_str() {
-            "time_zone" => Value::Str(self.time_zone.name.clone()),
-            "autocommit" => Value::Int(self.autocommit as i64),
-            "tidb_snapshot" => Value::Str(
-                self.system_vars
-                    .get("tidb_snapshot")
-                    .cloned()
-                    .unwrap_or_default(),
-            ),
-            "version" => Value::Str(super::functions::VERSION.into()),
-            "tidb_version" => Value::Str(super::functions::TIDB_VERSION.into()),
-            "sql_mode" => Value::Str(
-                self.system_vars
-                    .get("sql_mode")
-                    .cloned()
-                    .unwrap_or_else(|| DEFAULT_SQL_MODE.into()),
-            ),
-            "div_precision_increment" => Value::Int(super::decimal::DIV_PRECISION_INCREMENT as i64),
-            "transaction_read_only" | "tx_read_only" => {
-                Value::Int(self.txn.as_ref().is_some_and(|t| t.read_only) as i64)
-            }
-            _ => match self.system_vars.get(&key) {
-                Some(v) => Value::Str(v.clone()),
-                None => return Err(error::unknown_system_variable(name)),
-            },
-        })
-    }
-
-    /// Stores a session variable that has no behaviour here.
-    ///
-    /// NOTE: `tidb_*` names and a few MySQL names are accepted and stored
-    /// without validation; a registry of system variables replaces this.
-    pub fn set_plain_var(&mut self, name: &str, value: &Value) -> EngineResult<()> {
-        let key = name.to_ascii_lowercase();
-        let accepted = key.starts_with("tidb_")
-            || matches!(
-                key.as_str(),
-                "sql_mode"
-                    | "names"
-                    | "character_set_client"
-                    | "character_set_connection"
-                    | "character_set_results"
-                    | "collation_connection"
-                    | "max_execution_time"
-                    | "sql_select_limit"
-                    | "foreign_key_checks"
-                    | "transaction_isolation"
-                    | "tx_isolation"
-                    | "sql_safe_updates"
-                    | "group_concat_max_len"
-            );
-        if !accepted {
-            return Err(error::unknown_system_variable(name));
-        }
-        self.system_vars
-            .insert(key, value.to_text().unwrap_or_default());
-        Ok(())
+        self.read_variable(name)
     }
 }
-
-/// TiDB's default `sql_mode`.
-pub const DEFAULT_SQL_MODE: &str =
-    "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION";

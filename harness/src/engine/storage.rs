@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::clock::Clock;
 use super::error::{self, EngineResult};
 use super::schema::{Catalog, TableDef};
+use super::server::SharedServer;
 use super::value::Value;
 
 /// A stored row: one value per column in declaration order.
@@ -70,6 +71,8 @@ pub struct Store {
     tables: HashMap<u64, TableData>,
     next_table_id: u64,
     next_row_id: std::sync::atomic::AtomicI64,
+    /// Accounts and global system variables, behind their own lock.
+    pub server: SharedServer,
 }
 
 impl Default for Store {
@@ -99,6 +102,7 @@ impl Store {
             tables: HashMap::new(),
             next_table_id: 1,
             next_row_id: std::sync::atomic::AtomicI64::new(1),
+            server: SharedServer::default(),
         }
     }
 
