@@ -82,17 +82,17 @@ impl MariaDb {
         panic!("MariaDB failed to start; its log:\n{last_log}");
     }
 
-    /// The TCP port on 127.0.0.1.
+    /// Returns the TCP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The server's process id.
+    /// Returns the server's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server running").id()
     }
 
-    /// The temporary directory with data, socket and log.
+    /// Returns the temporary directory with data, socket and log.
     pub fn dir(&self) -> &Path {
         self.dir.as_ref().expect("server running").path()
     }
@@ -179,8 +179,8 @@ fn find_binary(name: &str, fallbacks: &[&str]) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} not found: MariaDB is not installed; {INSTALL_HINT}"))
 }
 
-/// Whether the tests run as root, read from the owner of a directory they
-/// created. mariadbd refuses to run as root without `--user=root`.
+/// Reports whether the tests run as root, from the owner of a directory
+/// they created. mariadbd refuses to run as root without `--user=root`.
 fn is_root(own_dir: &Path) -> bool {
     std::fs::metadata(own_dir).is_ok_and(|meta| meta.uid() == 0)
 }
@@ -238,7 +238,7 @@ fn spawn_server(mariadbd: &Path, dir: &Path, port: u16) -> Child {
     command.spawn().expect("start mariadbd")
 }
 
-/// Waits until the log says the server is ready and the port accepts a
+/// Waits until the log reports the server ready and the port accepts a
 /// TCP connection. Returns the log when the server exits or times out.
 fn wait_until_ready(child: &mut Child, dir: &Path, port: u16) -> Result<(), String> {
     let log_path = dir.join("error.log");
