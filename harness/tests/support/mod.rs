@@ -1,5 +1,7 @@
-//! Shared helpers for tests that run real sidecars.
+//! Shared helpers for tests that run real sidecars and servers.
 #![allow(dead_code)]
+
+pub mod mariadb;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -97,7 +99,10 @@ impl TestPool {
         let pids: Vec<u32> = pool.worker_pids().into_iter().flatten().collect();
         drop(pool);
         for pid in pids {
-            assert!(!process_exists(pid), "sidecar {pid} still exists after shutdown");
+            assert!(
+                !process_exists(pid),
+                "sidecar {pid} still exists after shutdown"
+            );
         }
         let left: Vec<_> = std::fs::read_dir(self.sockets.path())
             .expect("read socket parent")
@@ -137,7 +142,12 @@ pub fn spec_eval(model: &str, input_names: &[String], rows: usize, values: &[f32
     let order: Vec<usize> = spec
         .inputs
         .iter()
-        .map(|name| input_names.iter().position(|n| n == name).expect("input present"))
+        .map(|name| {
+            input_names
+                .iter()
+                .position(|n| n == name)
+                .expect("input present")
+        })
         .collect();
     let mut reordered = Vec::with_capacity(values.len());
     for row in values.chunks_exact(width).take(rows) {

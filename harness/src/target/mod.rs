@@ -4,6 +4,8 @@
 //! Results are already rendered as the MySQL text protocol renders them
 //! (`NULL` is `None`), because mysql-tester compares those bytes.
 
+pub mod mysql;
+
 /// The type of a result column, as the text protocol reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
