@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::artifact::checksum::{path_checksum, DirVariant};
 use crate::config::Config;
 use crate::engine::ReferenceTarget;
+use crate::target::mysql::MysqlTarget;
 use crate::runner::junit::write_junit;
 use crate::runner::{discover, run_cases, Case, ChecksumFn, Requirements, RunnerConfig};
 use crate::target::Target;
@@ -34,11 +35,16 @@ pub struct RunArgs {
     /// Digest method behind `${CHECKSUM:...}` for model directories.
     #[arg(long, value_enum, default_value_t = DirVariant::Manifest)]
     pub checksum_variant: DirVariant,
-    /// Fixtures directory for `${FIXTURES_DIR}` (default: the nearest
-    /// `fixtures` directory above the first case path, then above the
-    /// current directory).
+    /// Fixtures directory as the target's server sees it, which
+    /// `${FIXTURES_DIR}` expands to (default: the local one). Give it when
+    /// the server runs on another host with the fixtures staged there.
     #[arg(long, value_name = "DIR")]
     pub fixtures_dir: Option<PathBuf>,
+    /// Local fixtures directory that checksums and fault cases read
+    /// (default: the nearest `fixtures` directory above the first case
+    /// path, then above the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub local_fixtures_dir: Option<PathBuf>,
     /// Also write a JUnit XML report of the run to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -74,7 +80,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     config.checksum = make_checksum(&args);
     config.progress = true;
 
-    let target = make_target(&args)?;
+    let (target, capabilities) = make_target(&args)?;
+    if let Some(reason) = capabilities.models_unmet {
+        config.requirements.unmet("models", &reason);
+    }
+    if let Some(reason) = capabilities.tidb_unmet {
+        config.requirements.unmet("tidb", &reason);
+    }
+    if !capabilities.reference {
+        config.requirements.unmet("python", "the Python sidecar runs only under the reference target");
+    }
+    config.server_fixtures_dir = args.fixtures_dir.as_ref().map(|dir| {
+        std::path::absolute(dir).unwrap_or_else(|_| dir.clone())
+    });
     let junit = args.junit.clone();
     eprintln!("harness run: target {}, {} sidecar, {} case files", target.name(), sidecar_name(sidecar), cases.len());
     run_with_target(target, &config, &cases, junit.as_deref())
@@ -103,14 +121,54 @@ pub fn run_with_target(
     Ok(if summary.success() { 0 } else { 1 })
 }
 
-/// Builds the target named by `--target`.
-pub fn make_target(args: &RunArgs) -> anyhow::Result<Arc<dyn Target>> {
-    match args.target.as_str() {
-        "reference" => Ok(Arc::new(ReferenceTarget::new())),
-        other => anyhow::bail!(
-            "unknown target {other:?}; use `reference` for the embedded reference engine"
-        ),
+/// What the run learned about its target.
+#[derive(Debug, Default)]
+pub struct TargetCapabilities {
+    /// The embedded reference engine (which runs the sidecars itself).
+    pub reference: bool,
+    /// Why model cases cannot run, when they cannot.
+    pub models_unmet: Option<String>,
+    /// Why cases of TiDB-only SQL cannot run, when they cannot.
+    pub tidb_unmet: Option<String>,
+}
+
+/// Builds the target named by `--target`: `reference`, or a live server as
+/// `mysql://USER[:PASS]@HOST:PORT[/DB]`, whose model support is probed.
+pub fn make_target(args: &RunArgs) -> anyhow::Result<(Arc<dyn Target>, TargetCapabilities)> {
+    if args.target == "reference" {
+        let capabilities = TargetCapabilities {
+            reference: true,
+            models_unmet: None,
+            tidb_unmet: None,
+        };
+        return Ok((Arc::new(ReferenceTarget::new()), capabilities));
     }
+    if args.target.starts_with("mysql://") {
+        let target = MysqlTarget::new(&args.target)?;
+        let probe = target
+            .capabilities()
+            .map_err(|err| anyhow::anyhow!("cannot probe {}: {err}", target.name()))?;
+        eprintln!(
+            "harness run: {} is {}{}; model statements {}",
+            target.name(),
+            probe.server_version,
+            probe.tidb_version.as_deref().map(|v| format!(" (TiDB {v})")).unwrap_or_default(),
+            if probe.models { "supported" } else { "not supported" }
+        );
+        let capabilities = TargetCapabilities {
+            reference: false,
+            models_unmet: probe.models_skip_reason(),
+            tidb_unmet: (!probe.tidb).then(|| {
+                format!("server {} is not TiDB (tidb_version() failed)", probe.server_version)
+            }),
+        };
+        return Ok((Arc::new(target), capabilities));
+    }
+    anyhow::bail!(
+        "unknown target {:?}; use `reference` for the embedded reference engine or \
+         mysql://USER[:PASS]@HOST:PORT[/DB] for a live server",
+        args.target
+    )
 }
 
 /// Builds the digest function behind `${CHECKSUM:...}`: the artifact
@@ -131,17 +189,17 @@ fn sidecar_name(kind: SidecarKind) -> &'static str {
     }
 }
 
-/// Finds the fixtures directory: `--fixtures-dir`, else the nearest
+/// Finds the local fixtures directory: `--local-fixtures-dir`, else the nearest
 /// `fixtures` directory above the first case path, else above the current
 /// directory. Returns an absolute path.
 fn resolve_fixtures_dir(args: &RunArgs) -> anyhow::Result<Option<PathBuf>> {
-    if let Some(dir) = &args.fixtures_dir {
-        let absolute = dir
-            .canonicalize()
-            .with_context(|| format!("--fixtures-dir {}: directory not found", dir.display()))?;
+    if let Some(dir) = &args.local_fixtures_dir {
+        let absolute = dir.canonicalize().with_context(|| {
+            format!("--local-fixtures-dir {}: directory not found", dir.display())
+        })?;
         anyhow::ensure!(
             absolute.is_dir(),
-            "--fixtures-dir {} is not a directory",
+            "--local-fixtures-dir {} is not a directory",
             dir.display()
         );
         return Ok(Some(absolute));
@@ -179,6 +237,10 @@ fn requirements(sidecar: SidecarKind, fixtures_dir: Option<&Path>) -> Requiremen
             "the fake sidecar runs MLflow models; pass --sidecar python (or auto with mlflow installed)",
         ),
     };
+
+    // The reference engine speaks TiDB's dialect; a live target that is
+    // not TiDB turns this off after its probe.
+    requirements.met("tidb");
 
     match fixtures_dir {
         Some(_) => requirements.met("models"),

@@ -15,9 +15,15 @@ pub struct RunnerConfig {
     pub record: bool,
     /// Keep the per-case database and any database the case created.
     pub reserve_schema: bool,
-    /// Absolute path that `${FIXTURES_DIR}` expands to; `None` makes any
-    /// placeholder that needs it fail the case.
+    /// Absolute path of the local fixtures directory: `${FIXTURES_DIR}`
+    /// expands to it (unless `server_fixtures_dir` is set) and
+    /// `${CHECKSUM:...}` reads from it. `None` makes any placeholder that
+    /// needs it fail the case.
     pub fixtures_dir: Option<PathBuf>,
+    /// The fixtures directory as the target's server sees it, when that
+    /// differs from `fixtures_dir` (a server on another host). Checksums
+    /// are still computed from `fixtures_dir`.
+    pub server_fixtures_dir: Option<PathBuf>,
     /// Digest function behind `${CHECKSUM:<path>}`.
     pub checksum: ChecksumFn,
     /// Status of each `# requires:` name in this run.
@@ -37,6 +43,7 @@ impl RunnerConfig {
             record: false,
             reserve_schema: false,
             fixtures_dir: None,
+            server_fixtures_dir: None,
             checksum: Box::new(|path| {
                 Err(format!(
                     "no checksum function is configured to compute the digest of {}",

@@ -145,7 +145,7 @@ pub fn run_slt(target: &dyn Target, config: &RunnerConfig, case: &Case) -> CaseO
     for name in config.requirements.met_names() {
         runner.add_label(name);
     }
-    if let Some(dir) = &config.fixtures_dir {
+    if let Some(dir) = config.server_fixtures_dir.as_ref().or(config.fixtures_dir.as_ref()) {
         runner.set_var(
             "FIXTURES_DIR".to_string(),
             dir.to_string_lossy().into_owned(),

@@ -59,7 +59,10 @@ pub fn expand(sql: &str, config: &RunnerConfig) -> Result<String, SubstituteErro
         let tail = &rest[start..];
 
         if let Some(after) = tail.strip_prefix(FIXTURES_DIR) {
-            let dir = fixtures_dir(config, FIXTURES_DIR)?;
+            let dir = match &config.server_fixtures_dir {
+                Some(dir) => dir.as_path(),
+                None => fixtures_dir(config, FIXTURES_DIR)?,
+            };
             out.push_str(&dir.to_string_lossy());
             rest = after;
         } else if let Some(after) = tail.strip_prefix(CHECKSUM_OPEN) {
