@@ -9,17 +9,23 @@ pub mod clock;
 pub mod ddl;
 pub mod decimal;
 pub mod dml;
+pub mod engine_config;
 pub mod error;
 pub mod explain;
 pub mod expr;
 pub mod frontend;
 pub mod functions;
+pub mod model_access;
+pub mod model_ddl;
+pub mod model_explain;
+pub mod model_predict;
 pub mod preparse;
 pub mod query;
 pub mod render;
 pub mod schema;
 pub mod session;
 pub mod storage;
+pub mod system_tables;
 pub mod time;
 pub mod value;
 
@@ -43,6 +49,37 @@ impl ReferenceTarget {
     /// Creates an engine with an empty `test` database.
     pub fn new() -> ReferenceTarget {
         ReferenceTarget::default()
+    }
+
+    /// Creates an engine that runs models with `config`: one artifact
+    /// loader, one ONNX backend and one MLflow sidecar pool shared by all
+    /// its connections.
+    pub fn with_config(
+        config: engine_config::EngineConfig,
+    ) -> Result<ReferenceTarget, engine_config::EngineConfigError> {
+        let runtime = engine_config::ModelRuntime::new(config)?;
+        let target = ReferenceTarget::default();
+        target.lock_store().models.runtime = Some(Arc::new(runtime));
+        Ok(target)
+    }
+
+    /// Makes every session use `settings` instead of the model system
+    /// variables; `None` restores the variables.
+    pub fn override_model_settings(&self, settings: Option<crate::catalog::ModelSettings>) {
+        self.lock_store().models.settings_override = settings;
+    }
+
+    /// Makes checks of `privilege` fail for `user`, on top of the account
+    /// checks.
+    pub fn deny_model_privilege(&self, user: &str, privilege: crate::catalog::Privilege) {
+        self.lock_store()
+            .models
+            .denied_privileges
+            .push((user.to_string(), privilege));
+    }
+
+    fn lock_store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

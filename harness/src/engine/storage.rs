@@ -70,6 +70,8 @@ pub struct Store {
     tables: HashMap<u64, TableData>,
     next_table_id: u64,
     next_row_id: std::sync::atomic::AtomicI64,
+    /// The model catalog and runtime.
+    pub models: super::engine_config::ModelState,
 }
 
 impl Default for Store {
@@ -99,6 +101,7 @@ impl Store {
             tables: HashMap::new(),
             next_table_id: 1,
             next_row_id: std::sync::atomic::AtomicI64::new(1),
+            models: super::engine_config::ModelState::default(),
         }
     }
 
