@@ -9,10 +9,13 @@
 //! count.
 //!
 //! Conjuncts that call a model are not pushed to the storage side: they
-//! form a `MODEL_PREDICATE` operator in the root task above the reader,
-//! and a projection that calls a model is a `MODEL_PROJECT` operator.
+//! form a `MODEL_PREDICATE` operator in the root task above the reader
+//! and the joins, and a projection that calls a model is a
+//! `MODEL_PROJECT` operator. Both list `model:<db.name>, version:<n>`
+//! for each model after the expressions.
 
 use super::expr::{BinaryOp, Expr};
+use super::model_predict;
 use super::query::{ReadContext, SelectPlan, TableSource};
 use crate::target::{Column, ColumnType, ResultSet};
 
@@ -113,11 +116,18 @@ fn columns_of(expr: &Expr) -> Vec<usize> {
 
 /// Builds the operator tree of a planned SELECT.
 pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
+    // Model conjuncts of WHERE and ON run in one root operator above the
+    // joins; for inner joins that gives the same rows.
     let (plain, model): (Vec<Expr>, Vec<Expr>) = plan
         .filters
         .iter()
+        .chain(plan.joins.iter().flat_map(|j| j.on.iter()))
         .cloned()
         .partition(|e| !e.has_model_call());
+    let plain: Vec<Expr> = plain
+        .into_iter()
+        .filter(|e| plan.filters.contains(e))
+        .collect();
 
     let mut node = match &plan.first {
         None => PlanNode::new("TableDual", 1.0, "root", "rows:1".into(), Vec::new()),
@@ -141,10 +151,12 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
             };
             let mut pushed: Vec<Vec<Expr>> = vec![Vec::new(); sources.len()];
             let mut remaining = Vec::new();
-            for conjunct in plain
-                .iter()
-                .chain(plan.joins.iter().flat_map(|j| j.on.iter()))
-            {
+            for conjunct in plain.iter().chain(
+                plan.joins
+                    .iter()
+                    .flat_map(|j| j.on.iter())
+                    .filter(|e| !e.has_model_call()),
+            ) {
                 match table_of(conjunct) {
                     Some(table)
                         if sources.len() > 1
@@ -194,13 +206,12 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
 
     if !model.is_empty() {
         let estimate = node.est_rows * (1.0f64 / 3.0).powi(model.len() as i32);
-        node = PlanNode::new(
-            "MODEL_PREDICATE",
-            estimate,
-            "root",
+        let info = format!(
+            "{}, {}",
             join_list(&model),
-            vec![node],
+            model_predict::explain_models(&ctx.eval, &model)
         );
+        node = PlanNode::new("MODEL_PREDICATE", estimate, "root", info, vec![node]);
     }
 
     if let Some(state) = &plan.agg {
@@ -253,18 +264,14 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
         if trivial_projection {
             return node;
         }
-        let name = if plan.projection.iter().any(Expr::has_model_call) {
-            "MODEL_PROJECT"
+        let visible = &plan.projection[..plan.visible];
+        let (name, info) = if visible.iter().any(Expr::has_model_call) {
+            let models = model_predict::explain_models(&ctx.eval, visible);
+            ("MODEL_PROJECT", format!("{}, {models}", join_list(visible)))
         } else {
-            "Projection"
+            ("Projection", join_list(visible))
         };
-        PlanNode::new(
-            name,
-            node.est_rows,
-            "root",
-            join_list(&plan.projection[..plan.visible]),
-            vec![node],
-        )
+        PlanNode::new(name, node.est_rows, "root", info, vec![node])
     };
 
     match (plan.order.is_empty(), plan.limit) {

@@ -2,8 +2,8 @@
 //!
 //! Every expression evaluates a whole batch at once: `eval` takes the
 //! batch and returns one value per row. Scalar operators combine the
-//! children's value vectors; a model call (a later extension) gathers its
-//! inputs for the whole batch and makes one backend call per batch.
+//! children's value vectors; a model call gathers its inputs for the
+//! whole batch and sends them to the backend in batches.
 
 use std::fmt;
 
@@ -213,8 +213,8 @@ pub enum Expr {
         /// Subtract instead of add.
         subtract: bool,
     },
-    /// `MODEL_PREDICT(model, args...)[.output]`, bound but not executable
-    /// until the model phase provides a backend.
+    /// `MODEL_PREDICT(model, args...)[.output]`, evaluated by
+    /// [`super::model_predict::evaluate`].
     ModelPredict {
         /// Model name.
         model: String,
@@ -237,6 +237,9 @@ pub struct EvalContext {
     /// Whether division by zero is an error (strict-mode writes) instead
     /// of NULL.
     pub strict_division: bool,
+    /// The statement's resolved models and session time zone; `None`
+    /// outside statements that read tables.
+    pub models: Option<std::sync::Arc<super::model_predict::ModelContext>>,
 }
 
 impl Expr {
@@ -334,6 +337,9 @@ impl Expr {
                 target: CastTarget::Decimal(p, s),
                 ..
             } => Some(SqlType::Decimal(*p, *s)),
+            Expr::ModelPredict {
+                output: Some(_), ..
+            } => Some(SqlType::Float),
             _ => None,
         }
     }
@@ -486,7 +492,17 @@ impl Expr {
                     .map(|(b, a)| date_arith(b, a, *unit, *subtract))
                     .collect())
             }
-            Expr::ModelPredict { .. } => Err(error::unsupported("MODEL_PREDICT yet")),
+            Expr::ModelPredict {
+                model,
+                args,
+                output,
+            } => {
+                let evaluated: Vec<Vec<Value>> = args
+                    .iter()
+                    .map(|a| a.eval(ctx, rows))
+                    .collect::<EngineResult<_>>()?;
+                super::model_predict::evaluate(ctx, model, output.as_deref(), &evaluated, n)
+            }
         }
     }
 }

@@ -2,6 +2,8 @@
 //! statements itself, rewrites TiDB syntax, and hands the rest to
 //! sqlparser (MySQL dialect).
 
+use std::sync::Arc;
+
 use sqlparser::ast::{self, Statement};
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
@@ -13,6 +15,8 @@ use super::dml;
 use super::error::{self, EngineResult};
 use super::explain;
 use super::expr::EvalContext;
+use super::model_explain::{self, ExplainMode};
+use super::model_predict;
 use super::preparse::{self, Lexeme};
 use super::query::{self, ReadContext};
 use super::session::{Session, Transaction};
@@ -76,6 +80,9 @@ impl Session {
         }
 
         match first.as_str() {
+            _ if super::model_ddl::is_model_statement(&lexemes) => {
+                super::model_ddl::execute(self, &lexemes, sql)
+            }
             "BEGIN" => {
                 self.begin(false, None)?;
                 Ok(affected(0))
@@ -123,6 +130,7 @@ impl Session {
                     ddl::create_database(&mut store, &name, if_clause)?;
                 } else {
                     ddl::drop_database(&mut store, &name, if_clause)?;
+                    super::model_ddl::drop_database_models(&mut store, &name, &self.user)?;
                     drop(store);
                     if self
                         .database
@@ -165,11 +173,13 @@ impl Session {
             "SHOW" => self.show(&lexemes, sql),
             "EXPLAIN" | "DESC" | "DESCRIBE" => {
                 let mut i = 1;
+                let mut mode = ExplainMode::Plan;
                 if word(1) == "ANALYZE" {
-                    return Err(error::unsupported("EXPLAIN ANALYZE yet"));
+                    mode = ExplainMode::Analyze;
+                    i = 2;
                 }
-                if word(1) == "FORMAT" {
-                    let format = match lexemes.get(3).map(|l| &l.token) {
+                if word(i) == "FORMAT" {
+                    let format = match lexemes.get(i + 2).map(|l| &l.token) {
                         Some(Token::SingleQuotedString(s)) | Some(Token::DoubleQuotedString(s)) => {
                             s.to_ascii_lowercase()
                         }
@@ -178,17 +188,19 @@ impl Session {
                     if format != "brief" && format != "row" {
                         return Err(error::unsupported(format!("EXPLAIN FORMAT='{format}'")));
                     }
-                    i = 4;
+                    i += 3;
                 }
                 if word(i) != "SELECT" {
                     return Err(error::unsupported(
                         "EXPLAIN of statements other than SELECT",
                     ));
                 }
-                self.data_statement(rest_from(i), true)
+                self.data_statement(rest_from(i), mode)
             }
-            "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "WITH" => self.data_statement(sql, false),
-            "CREATE" if word(1) == "TABLE" => self.data_statement(sql, false),
+            "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "WITH" => {
+                self.data_statement(sql, ExplainMode::None)
+            }
+            "CREATE" if word(1) == "TABLE" => self.data_statement(sql, ExplainMode::None),
             _ => {
                 let what = lexemes
                     .iter()
@@ -260,6 +272,7 @@ impl Session {
             database: self.database.clone(),
             user: self.user.clone(),
             strict_division,
+            models: None,
         }
     }
 
@@ -376,7 +389,7 @@ impl Session {
     }
 
     /// SELECT, INSERT, UPDATE, DELETE, CREATE TABLE, and EXPLAIN SELECT.
-    fn data_statement(&mut self, sql: &str, explain_only: bool) -> EngineResult<Outcome> {
+    fn data_statement(&mut self, sql: &str, explain: ExplainMode) -> EngineResult<Outcome> {
         let (without_as_of, as_of_exprs) = preparse::extract_as_of(sql)?;
         let item_texts = preparse::select_item_texts(&without_as_of)?;
         let rewritten = preparse::rewrite_model_predict(&without_as_of)?;
@@ -406,6 +419,11 @@ impl Session {
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => true,
             other => return Err(error::unsupported(format!("the statement `{other}`"))),
         };
+
+        // Model switches and privileges are checked before the store is
+        // locked, because the checks read shared state themselves.
+        let model_calls = model_predict::scan_calls(&rewritten, self.database.as_deref())?;
+        let model_calls = model_predict::check_access(self, model_calls)?;
 
         // Resolve the read timestamp.
         let store_handle = self.store.clone();
@@ -477,7 +495,14 @@ impl Session {
         // Before the first schema version no table exists, so reads fail
         // with 1146.
         let catalog = store.catalog_at(read_ts).unwrap_or_default();
-        let eval = self.eval_context(statement_ts, false);
+        let mut eval = self.eval_context(statement_ts, false);
+        eval.models = Some(Arc::new(model_predict::prepare(
+            &store,
+            model_calls,
+            read_ts,
+            statement_ts,
+            self.time_zone.clone(),
+        )?));
         let sysvar = |name: &str| self.system_var(name);
 
         if !is_write {
@@ -495,9 +520,16 @@ impl Session {
             let Statement::Query(query) = &statement else {
                 return Err(error::unsupported("this statement"));
             };
-            if explain_only {
-                let plan = query::plan_query(&ctx, query, &item_texts)?;
-                return Ok(Outcome::Rows(explain::render(&explain::build(&ctx, &plan))));
+            match explain {
+                ExplainMode::None => {}
+                ExplainMode::Plan => {
+                    let plan = query::plan_query(&ctx, query, &item_texts)?;
+                    return Ok(Outcome::Rows(explain::render(&explain::build(&ctx, &plan))));
+                }
+                ExplainMode::Analyze => {
+                    let plan = query::plan_query(&ctx, query, &item_texts)?;
+                    return model_explain::analyze(&ctx, &plan).map(Outcome::Rows);
+                }
             }
             return query::run_select(&ctx, query, &item_texts).map(Outcome::Rows);
         }

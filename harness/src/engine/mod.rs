@@ -13,11 +13,16 @@ pub mod clock;
 pub mod ddl;
 pub mod decimal;
 pub mod dml;
+pub mod engine_config;
 pub mod error;
 pub mod explain;
 pub mod expr;
 pub mod frontend;
 pub mod functions;
+pub mod model_access;
+pub mod model_ddl;
+pub mod model_explain;
+pub mod model_predict;
 pub mod preparse;
 pub mod query;
 pub mod render;
@@ -25,6 +30,7 @@ pub mod schema;
 pub mod server;
 pub mod session;
 pub mod storage;
+pub mod system_tables;
 pub mod time;
 pub mod value;
 pub mod variables;
@@ -98,6 +104,28 @@ impl ReferenceTarget {
             }
         }
         Ok(ReferenceConnection { session })
+    }
+
+    /// Creates an engine that runs models with `config`: one artifact
+    /// loader, one ONNX backend and one MLflow sidecar pool shared by all
+    /// its connections.
+    pub fn with_config(
+        config: engine_config::EngineConfig,
+    ) -> Result<ReferenceTarget, engine_config::EngineConfigError> {
+        let runtime = engine_config::ModelRuntime::new(config)?;
+        let target = ReferenceTarget::default();
+        target.lock_store().models.runtime = Some(Arc::new(runtime));
+        Ok(target)
+    }
+
+    /// Makes every session use `settings` instead of the model system
+    /// variables; `None` restores the variables.
+    pub fn override_model_settings(&self, settings: Option<crate::catalog::ModelSettings>) {
+        self.lock_store().models.settings_override = settings;
+    }
+
+    fn lock_store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

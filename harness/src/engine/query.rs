@@ -73,6 +73,9 @@ impl ReadContext<'_> {
             [d, t] => (d.clone(), t.clone()),
             _ => return Err(error::unsupported(format!("the table name {name}"))),
         };
+        if let Some(system) = super::system_tables::lookup(&database, &table) {
+            return Ok(system);
+        }
         if self.catalog.database(&database).is_none() {
             return Err(error::no_such_table(&database, &table));
         }
@@ -99,6 +102,15 @@ impl ReadContext<'_> {
 
     /// Reads a table's rows at the snapshot.
     pub fn scan(&self, table: &TableDef) -> Vec<Row> {
+        let time_zone = self.eval.models.as_ref().map(|m| &m.time_zone);
+        if let Some(rows) = super::system_tables::scan(
+            self.store,
+            table,
+            self.read_ts,
+            time_zone.unwrap_or(&super::time::TimeZone::system()),
+        ) {
+            return rows;
+        }
         self.store
             .scan(table, self.read_ts, self.writes)
             .into_iter()
@@ -169,22 +181,6 @@ pub fn split_conjuncts(expr: Expr, out: &mut Vec<Expr>) {
         }
         other => out.push(other),
     }
-}
-
-/// Relative cost of a conjunct: model calls are expensive and run last.
-/// Only top-level conjuncts are reordered, so OR and NOT keep their
-/// meaning.
-pub fn conjunct_cost(expr: &Expr) -> u32 {
-    if expr.has_model_call() {
-        100
-    } else {
-        1
-    }
-}
-
-/// Orders conjuncts by cost, keeping the written order among equals.
-pub fn order_conjuncts(conjuncts: &mut [Expr]) {
-    conjuncts.sort_by_key(conjunct_cost);
 }
 
 fn scope_for(source: &TableSource) -> Vec<ScopeColumn> {
@@ -324,6 +320,7 @@ pub fn plan_query(
         let bound = binder.bind(&on)?;
         let mut conjuncts = Vec::new();
         split_conjuncts(bound, &mut conjuncts);
+        super::model_predict::order_conjuncts(&ctx.eval, &mut conjuncts);
         joins[join_index].on = conjuncts;
     }
 
@@ -332,7 +329,7 @@ pub fn plan_query(
     if let Some(selection) = &select.selection {
         let mut binder = ctx.binder(&scope, "where clause");
         split_conjuncts(binder.bind(selection)?, &mut filters);
-        order_conjuncts(&mut filters);
+        super::model_predict::order_conjuncts(&ctx.eval, &mut filters);
     }
 
     // Select items, with wildcards expanded.
@@ -758,7 +755,14 @@ fn aggregate_rows(ctx: &EvalContext, rows: Vec<Row>, state: &AggState) -> Engine
 /// Runs a planned SELECT, returning all output rows (hidden columns
 /// removed).
 pub fn execute_plan(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<Vec<Row>> {
-    let mut rows = source_rows(ctx, plan)?;
+    let rows = source_rows(ctx, plan)?;
+    finish_rows(ctx, plan, rows)
+}
+
+/// Runs the stages after WHERE (aggregation, HAVING, projection,
+/// DISTINCT, ORDER BY, LIMIT) on the rows that passed WHERE.
+pub fn finish_rows(ctx: &ReadContext, plan: &SelectPlan, rows: Vec<Row>) -> EngineResult<Vec<Row>> {
+    let mut rows = rows;
     if let Some(state) = &plan.agg {
         rows = aggregate_rows(&ctx.eval, rows, state)?;
         rows = filter_rows(&ctx.eval, rows, &plan.having)?;

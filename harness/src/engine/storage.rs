@@ -73,6 +73,8 @@ pub struct Store {
     next_row_id: std::sync::atomic::AtomicI64,
     /// Accounts and global system variables, behind their own lock.
     pub server: SharedServer,
+    /// The model catalog and runtime.
+    pub models: super::engine_config::ModelState,
 }
 
 impl Default for Store {
@@ -103,6 +105,7 @@ impl Store {
             next_table_id: 1,
             next_row_id: std::sync::atomic::AtomicI64::new(1),
             server: SharedServer::default(),
+            models: super::engine_config::ModelState::default(),
         }
     }
 
