@@ -2,6 +2,7 @@
 //! struct and a `run` function returning the process exit status.
 
 pub mod checksum;
+pub mod engine;
 pub mod inspect;
 pub mod predict;
 pub mod probe;

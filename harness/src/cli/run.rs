@@ -12,12 +12,13 @@ use anyhow::Context;
 
 use crate::artifact::checksum::{path_checksum, DirVariant};
 use crate::config::Config;
-use crate::engine::ReferenceTarget;
+use crate::config::MlflowConfig;
 use crate::target::mysql::MysqlTarget;
 use crate::runner::junit::write_junit;
 use crate::runner::{discover, run_cases, Case, ChecksumFn, Requirements, RunnerConfig};
 use crate::target::Target;
 
+use super::engine::build_reference_engine;
 use super::sidecar_args::{python_has_mlflow, SidecarArgs, SidecarKind};
 
 /// Arguments of `harness run`.
@@ -80,7 +81,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     config.checksum = make_checksum(&args);
     config.progress = true;
 
-    let (target, capabilities) = make_target(&args)?;
+    let (target, capabilities) = make_target(&args, &mlflow, sidecar)?;
     if let Some(reason) = capabilities.models_unmet {
         config.requirements.unmet("models", &reason);
     }
@@ -134,14 +135,19 @@ pub struct TargetCapabilities {
 
 /// Builds the target named by `--target`: `reference`, or a live server as
 /// `mysql://USER[:PASS]@HOST:PORT[/DB]`, whose model support is probed.
-pub fn make_target(args: &RunArgs) -> anyhow::Result<(Arc<dyn Target>, TargetCapabilities)> {
+pub fn make_target(
+    args: &RunArgs,
+    mlflow: &MlflowConfig,
+    sidecar: SidecarKind,
+) -> anyhow::Result<(Arc<dyn Target>, TargetCapabilities)> {
     if args.target == "reference" {
         let capabilities = TargetCapabilities {
             reference: true,
             models_unmet: None,
             tidb_unmet: None,
         };
-        return Ok((Arc::new(ReferenceTarget::new()), capabilities));
+        let engine = build_reference_engine(&args.sidecar, mlflow, sidecar, args.checksum_variant)?;
+        return Ok((Arc::new(engine), capabilities));
     }
     if args.target.starts_with("mysql://") {
         let target = MysqlTarget::new(&args.target)?;
