@@ -26,7 +26,8 @@ use crate::config::MlflowConfig;
 /// `mlflow.pyfunc` alone takes about 2 s on a small machine.
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Default rows per batch, the default of `tidb_model_max_batch_size`.
+/// Default rows per sidecar request. The engine splits statements at
+/// `tidb_model_max_batch_size` first; this bounds direct callers.
 pub const DEFAULT_MAX_BATCH_SIZE: usize = 8192;
 
 /// Settings of a pool.
@@ -49,7 +50,8 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
-    /// A pool running `command` with the `[model-mlflow]` settings.
+    /// Builds the settings of a pool that runs `command` with the
+    /// `[model-mlflow]` settings.
     pub fn new(command: SidecarCommand, mlflow: &MlflowConfig) -> PoolConfig {
         PoolConfig {
             command,
