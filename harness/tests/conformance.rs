@@ -97,7 +97,7 @@ fn count_files(dir: &Path, ext: &str) -> usize {
 }
 
 #[test]
-fn suites_pass_with_the_fake_sidecar() {
+fn suites_pass_with_fake_sidecar() {
     let root = repo_root();
     let (status, stdout, stderr) =
         harness_run(&root, &["--sidecar", "fake", "integrationtest", "cases"]);
@@ -116,7 +116,7 @@ fn suites_pass_with_the_fake_sidecar() {
 }
 
 #[test]
-fn suites_pass_with_the_python_sidecar() {
+fn suites_pass_with_python_sidecar() {
     let root = repo_root();
     let python = root.join(".venv/bin/python");
     assert!(
@@ -154,7 +154,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 #[test]
-fn a_changed_expected_value_fails_with_file_and_line() {
+fn changed_result_value_fails_with_location() {
     let root = repo_root();
     let temp = tempfile::tempdir().unwrap();
     copy_tree(&root.join("integrationtest"), &temp.path().join("integrationtest"));
