@@ -1,0 +1,3 @@
+module github.com/tidb-model-kit/sidecarclient
+
+go 1.19
