@@ -20,6 +20,7 @@ fn model_ref(name: &str, version: u64, path: std::path::PathBuf) -> ModelRef {
         checksum: format!("sha256:{:064x}", version),
         inputs: vec!["tenure".into(), "spend".into()],
         outputs: vec!["score".into()],
+        timeout: None,
     }
 }
 

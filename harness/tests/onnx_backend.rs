@@ -33,6 +33,7 @@ fn model_ref(file: &str, checksum: &str, inputs: &[&str], outputs: &[&str]) -> M
         checksum: checksum.to_string(),
         inputs: inputs.iter().map(|s| s.to_string()).collect(),
         outputs: outputs.iter().map(|s| s.to_string()).collect(),
+        timeout: None,
     }
 }
 

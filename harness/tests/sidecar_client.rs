@@ -29,6 +29,7 @@ fn predict(
         output_names: None,
         rows,
         values,
+        timeout: None,
     })
 }
 
@@ -369,4 +370,29 @@ fn long_socket_parent_fails_naming_the_limit() {
     assert!(message.contains("over the limit of 107 bytes"), "{message}");
     let left: Vec<_> = std::fs::read_dir(&parent).unwrap().flatten().collect();
     assert!(left.is_empty(), "no directory left: {left:?}");
+}
+
+#[test]
+fn request_timeout_is_capped_per_call() {
+    let mut pool = TestPool::new(fake_command(), |c| {
+        c.workers = 1;
+        c.request_timeout = Duration::from_secs(10);
+    });
+    let inputs = names(&["tenure", "spend"]);
+    let started = Instant::now();
+    let err = pool
+        .pool()
+        .predict(PredictRequest {
+            model_path: &fixture("mlflow/faults/slow"),
+            input_names: &inputs,
+            output_names: None,
+            rows: 1,
+            values: &[1.0, 2.0],
+            timeout: Some(Duration::from_millis(300)),
+        })
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(err.to_string().contains("timed out after 300ms"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2), "the shorter limit applies");
+    pool.close();
 }

@@ -25,6 +25,7 @@ fn predict_churn(command: SidecarCommand, trace: Option<&Path>, scale: f32) -> R
             output_names: None,
             rows: table.rows,
             values: &values,
+            timeout: None,
         })
         .map_err(|err| err.to_string());
     pool.close();

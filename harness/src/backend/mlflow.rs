@@ -42,7 +42,12 @@ impl ModelBackend for MlflowBackend {
 
     fn infer_batch(&self, model: &ModelRef, batch: &Batch) -> Result<Batch, BackendError> {
         let context = |err: ClientError| {
-            let message = format!("model '{}' version {}: {err}", model.name, model.version);
+            // The SQL error carries the cause without the sidecar's stderr,
+            // which holds timestamps; the stderr tail goes to the log.
+            if let ClientError::Died { stderr, .. } | ClientError::Start { stderr, .. } = &err {
+                tracing::warn!(model = %model.name, version = model.version, "sidecar stderr: {}", stderr.join(" | "));
+            }
+            let message = format!("model '{}' version {}: {}", model.name, model.version, err.without_stderr());
             if err.is_timeout() {
                 BackendError::Timeout(message)
             } else {
@@ -57,6 +62,7 @@ impl ModelBackend for MlflowBackend {
                 output_names: Some(&model.outputs),
                 rows: batch.rows,
                 values: &batch.values,
+                timeout: model.timeout,
             })
             .map_err(context)?;
         Ok(Batch {

@@ -63,6 +63,10 @@ pub struct ModelRef {
     pub inputs: Vec<String>,
     /// Output names in SQL declaration order.
     pub outputs: Vec<String>,
+    /// Time limit of one inference call (`tidb_model_timeout`). The MLflow
+    /// backend caps its sidecar request timeout with it; the ONNX backend
+    /// cannot interrupt tract and ignores it.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// A row-major FP32 matrix with named columns.

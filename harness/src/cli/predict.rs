@@ -75,6 +75,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<u8> {
             output_names: None,
             rows: table.rows,
             values: &table.values,
+            timeout: None,
         })
         .with_context(|| format!("prediction with model {} failed", model.display()))?;
     pool.shutdown();

@@ -545,7 +545,30 @@ impl Parser<'_> {
         }
         loop {
             let name = self.identifier()?;
-            let type_name = self.identifier()?;
+            let mut type_name = self.identifier()?;
+            // A type with arguments (`VARCHAR(10)`, `DECIMAL(10, 2)`) is
+            // kept whole, so the type check names it as written.
+            if self.peek_token() == Some(&Token::LParen) {
+                let start = self.lexemes[self.position].start;
+                let mut depth = 0usize;
+                loop {
+                    let Some(lexeme) = self.lexemes.get(self.position) else {
+                        return Err(self.syntax_error());
+                    };
+                    self.position += 1;
+                    match lexeme.token {
+                        Token::LParen => depth += 1,
+                        Token::RParen => {
+                            depth -= 1;
+                            if depth == 0 {
+                                type_name.push_str(&self.sql[start..lexeme.end]);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
             columns.push((name, type_name));
             match self.peek_token() {
                 Some(Token::Comma) => self.position += 1,

@@ -312,6 +312,7 @@ fn load(runtime: &ModelRuntime, resolved: ResolvedModel) -> EngineResult<Prepare
         checksum: version.checksum.clone(),
         inputs: version.inputs.iter().map(|c| c.name.clone()).collect(),
         outputs: version.outputs.iter().map(|c| c.name.clone()).collect(),
+        timeout: None,
     };
     Ok(PreparedModel {
         db,
@@ -486,6 +487,10 @@ pub fn evaluate(
     let max_batch = usize::try_from(settings.max_batch_size.max(1)).unwrap_or(usize::MAX);
     let output_count = prepared.model_ref.outputs.len();
     let mut results: Vec<Option<Vec<f32>>> = vec![None; rows];
+    let model_ref = ModelRef {
+        timeout: Some(settings.timeout),
+        ..prepared.model_ref.clone()
+    };
     for (chunk_index, chunk) in sent_rows.chunks(max_batch).enumerate() {
         let offset = chunk_index * max_batch;
         let batch = Batch {
@@ -495,7 +500,7 @@ pub fn evaluate(
         };
         let hit = record_cache_use(runtime, prepared, context.statement_ts);
         let started = Instant::now();
-        let result = backend.infer_batch(&prepared.model_ref, &batch);
+        let result = backend.infer_batch(&model_ref, &batch);
         let elapsed = started.elapsed();
         {
             let mut stats = prepared.stats.lock().unwrap_or_else(|p| p.into_inner());

@@ -122,6 +122,7 @@ pub fn run_fault_case(path: &Path, options: &FaultRunOptions) -> Result<CaseOutc
         checksum: String::new(),
         inputs: spec.inputs.clone(),
         outputs: spec.output_names(),
+        timeout: None,
     };
 
     // Step 3: the steps.

@@ -75,6 +75,16 @@ impl ClientError {
         }
     }
 
+    /// The error with any captured sidecar stderr left out, for messages
+    /// that must not vary between runs.
+    pub fn without_stderr(&self) -> ClientError {
+        let mut error = self.clone();
+        if let ClientError::Died { stderr, .. } | ClientError::Start { stderr, .. } = &mut error {
+            stderr.clear();
+        }
+        error
+    }
+
     /// Whether the call timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(self, ClientError::Timeout { .. })

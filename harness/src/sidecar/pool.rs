@@ -84,6 +84,9 @@ pub struct PredictRequest<'a> {
     pub rows: usize,
     /// `rows × input_names.len()` values, row-major.
     pub values: &'a [f32],
+    /// A shorter time limit per sidecar request than the pool's
+    /// `request_timeout`; the pool uses the smaller of the two.
+    pub timeout: Option<Duration>,
 }
 
 /// The result of a predict call.
@@ -317,7 +320,10 @@ impl SidecarPool {
             model = %model_path,
             rows
         );
-        let timeout = self.inner.config.request_timeout;
+        let timeout = match request.timeout {
+            Some(limit) if !limit.is_zero() => limit.min(self.inner.config.request_timeout),
+            _ => self.inner.config.request_timeout,
+        };
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let result = worker
             .call(&wire_request, payload, timeout, &model_path)
