@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the kit and its tests need on a Debian machine:
-# Go (for the Go protocol client), and a Python venv in .venv with the
+# Go (for the Go protocol client), the mariadb command-line client (for
+# the `harness serve` tests), and a Python venv in .venv with the
 # sidecar runtime and the test tools. Safe to run again; it skips what is
 # already there.
 set -euo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 apt_packages=()
 command -v go >/dev/null 2>&1 || apt_packages+=(golang-go)
+command -v mariadb >/dev/null 2>&1 || apt_packages+=(mariadb-client)
 if ((${#apt_packages[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "setup: missing Debian packages: ${apt_packages[*]}; install them with apt-get as root" >&2

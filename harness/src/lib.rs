@@ -15,6 +15,7 @@
 //! - [`engine`]: the reference SQL engine (TiDB dialect subset, MVCC).
 //! - [`runner`]: executes mysql-tester and sqllogictest case files against a
 //!   target.
+//! - [`serve`]: the MySQL-protocol server in front of a target.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
@@ -26,5 +27,6 @@ pub mod duration;
 pub mod engine;
 pub mod mlmodel;
 pub mod runner;
+pub mod serve;
 pub mod sidecar;
 pub mod target;

@@ -27,6 +27,8 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Run .test/.result and .slt conformance cases against a target.
     Run(cli::run::RunArgs),
+    /// Serve the reference engine to MySQL clients over TCP.
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Checksum(args) => cli::checksum::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Run(args) => cli::run::run(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod predict;
 pub mod sidecar_args;
 pub mod run;
+pub mod serve;
 
 /// Sends tracing output to stderr, filtered by `RUST_LOG` (default `warn`).
 pub fn init_logging() {

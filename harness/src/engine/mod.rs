@@ -28,7 +28,7 @@ mod tests;
 
 use std::sync::{Arc, Mutex};
 
-use crate::target::{ConnectOptions, Connection, Outcome, SqlError, Target};
+use crate::target::{ConnectOptions, Connection, Outcome, SessionStatus, SqlError, Target};
 use session::Session;
 use storage::Store;
 
@@ -55,6 +55,13 @@ pub struct ReferenceConnection {
 impl Connection for ReferenceConnection {
     fn execute(&mut self, sql: &str) -> Result<Outcome, SqlError> {
         self.session.execute(sql)
+    }
+
+    fn status(&self) -> SessionStatus {
+        SessionStatus {
+            autocommit: self.session.autocommit,
+            in_transaction: self.session.txn.is_some(),
+        }
     }
 }
 

@@ -171,6 +171,10 @@ impl Session {
                     .unwrap_or_else(|| DEFAULT_SQL_MODE.into()),
             ),
             "div_precision_increment" => Value::Int(super::decimal::DIV_PRECISION_INCREMENT as i64),
+            // Drivers read these two right after connecting (mysql_async
+            // does); the values are TiDB's defaults.
+            "max_allowed_packet" => Value::Int(67_108_864),
+            "wait_timeout" => Value::Int(28_800),
             "transaction_read_only" | "tx_read_only" => {
                 Value::Int(self.txn.as_ref().is_some_and(|t| t.read_only) as i64)
             }
