@@ -643,3 +643,40 @@ fn unknown_command_gets_1047() {
     write_packet(&mut stream, 0, &[0x01]);
     assert!(read_until_closed(&mut stream).is_empty());
 }
+
+#[test]
+fn connection_over_limit_gets_1040() {
+    let server = ServeProcess::start(&["--max-connections", "1"]);
+    runtime().block_on(async {
+        let first = Conn::new(opts(server.port, "root", "", None)).await.unwrap();
+
+        let err = Conn::new(opts(server.port, "root", "", None)).await.unwrap_err();
+        let mysql_async::Error::Server(err) = err else {
+            panic!("expected a server error, got {err:?}");
+        };
+        // The error replaces the greeting, so it carries no SQLSTATE.
+        assert_eq!(err.code, 1040);
+        assert_eq!(err.message, "Too many connections");
+
+        first.disconnect().await.unwrap();
+    });
+
+    // The slot frees once the server has reaped the closed connection.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let connected = runtime().block_on(async {
+            match Conn::new(opts(server.port, "root", "", None)).await {
+                Ok(conn) => {
+                    conn.disconnect().await.unwrap();
+                    true
+                }
+                Err(_) => false,
+            }
+        });
+        if connected {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the freed connection slot was never reused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

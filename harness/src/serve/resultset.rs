@@ -87,6 +87,17 @@ pub fn encode_error(error: &SqlError) -> Vec<u8> {
     out
 }
 
+/// Builds an ERR packet sent in place of the greeting. Before the
+/// handshake the client cannot know that the server speaks the 4.1
+/// protocol, so the packet has no SQLSTATE, as MySQL servers send it.
+pub fn encode_error_before_handshake(error: &SqlError) -> Vec<u8> {
+    let mut out = Vec::with_capacity(3 + error.message.len());
+    out.push(0xFF);
+    out.extend_from_slice(&error.code.to_le_bytes());
+    out.extend_from_slice(error.message.as_bytes());
+    out
+}
+
 /// Type, character set, display length, flags and decimals of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnMetadata {

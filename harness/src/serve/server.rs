@@ -16,7 +16,7 @@ use super::capabilities::SERVER_STATUS_AUTOCOMMIT;
 use super::command::{run_command_loop, status_flags, CommandLoopEnd};
 use super::handshake::{accept_login, send_login_ok, HandshakeError};
 use super::packet::{PacketStream, DEFAULT_MAX_PAYLOAD};
-use super::resultset::encode_error;
+use super::resultset::{encode_error, encode_error_before_handshake};
 use crate::target::{ConnectOptions, Connection, SqlError, Target};
 
 /// Settings of a [`Server`].
@@ -198,7 +198,7 @@ async fn reject_too_many(socket: TcpStream) {
     let mut stream = PacketStream::new(reader, writer, 0);
     let error = SqlError::new(1040, "08004", "Too many connections");
     let sent = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_message(&encode_error(&error)).await?;
+        stream.write_message(&encode_error_before_handshake(&error)).await?;
         stream.shutdown().await
     })
     .await;
