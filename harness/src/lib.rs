@@ -16,6 +16,7 @@
 //! - [`runner`]: executes mysql-tester and sqllogictest case files against a
 //!   target.
 //! - [`faults`]: fault cases run against the fake sidecar.
+//! - [`serve`]: the MySQL-protocol server in front of a target.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
@@ -28,5 +29,6 @@ pub mod engine;
 pub mod faults;
 pub mod mlmodel;
 pub mod runner;
+pub mod serve;
 pub mod sidecar;
 pub mod target;

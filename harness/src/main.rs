@@ -31,6 +31,8 @@ enum Command {
     Probe(cli::probe::ProbeArgs),
     /// Re-send a transcript's requests to a live sidecar and diff the responses.
     Replay(cli::replay::ReplayArgs),
+    /// Serve the reference engine to MySQL clients over TCP.
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Probe(args) => cli::probe::run(args),
         Command::Replay(args) => cli::replay::run(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

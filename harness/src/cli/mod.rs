@@ -9,6 +9,7 @@ pub mod probe;
 pub mod replay;
 pub mod sidecar_args;
 pub mod run;
+pub mod serve;
 
 /// Sends tracing output to stderr, filtered by `RUST_LOG` (default `warn`).
 pub fn init_logging() {

@@ -43,7 +43,7 @@ mod tests;
 use std::sync::{Arc, Mutex};
 
 use crate::catalog::privileges::UserIdentity;
-use crate::target::{ConnectOptions, Connection, Outcome, SqlError, Target};
+use crate::target::{ConnectOptions, Connection, Outcome, SessionStatus, SqlError, Target};
 use server::{lock_server, SharedServer};
 use session::Session;
 use storage::Store;
@@ -81,6 +81,14 @@ impl ReferenceTarget {
         response: &[u8],
     ) -> Result<UserIdentity, SqlError> {
         lock_server(&self.server()).authenticate_native(user, client_host, salt, response)
+    }
+
+    /// The account that a login as `user` from `client_host` uses, if any.
+    pub fn find_account(&self, user: &str, client_host: &str) -> Option<UserIdentity> {
+        lock_server(&self.server())
+            .privileges
+            .find_account(user, client_host)
+            .cloned()
     }
 
     /// Opens a session for an account that is already authenticated, such
@@ -138,6 +146,13 @@ pub struct ReferenceConnection {
 impl Connection for ReferenceConnection {
     fn execute(&mut self, sql: &str) -> Result<Outcome, SqlError> {
         self.session.execute(sql)
+    }
+
+    fn status(&self) -> SessionStatus {
+        SessionStatus {
+            autocommit: self.session.autocommit,
+            in_transaction: self.session.txn.is_some(),
+        }
     }
 }
 

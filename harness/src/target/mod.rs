@@ -82,10 +82,35 @@ impl SqlError {
     }
 }
 
+/// Transaction state of a session, as the server status flags of the
+/// MySQL protocol report it after each statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionStatus {
+    /// `@@autocommit` is on.
+    pub autocommit: bool,
+    /// A transaction is open.
+    pub in_transaction: bool,
+}
+
+impl Default for SessionStatus {
+    fn default() -> SessionStatus {
+        SessionStatus {
+            autocommit: true,
+            in_transaction: false,
+        }
+    }
+}
+
 /// One session on a target.
 pub trait Connection: Send {
     /// Executes one statement.
     fn execute(&mut self, sql: &str) -> Result<Outcome, SqlError>;
+
+    /// Returns the session's transaction state. The default is autocommit
+    /// with no open transaction.
+    fn status(&self) -> SessionStatus {
+        SessionStatus::default()
+    }
 }
 
 /// Options of a new connection, as mysql-tester's `connect` gives them.
