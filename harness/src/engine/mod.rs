@@ -32,6 +32,7 @@ pub mod session;
 pub mod storage;
 pub mod system_tables;
 pub mod time;
+pub mod type_aggregation;
 pub mod value;
 pub mod variables;
 
