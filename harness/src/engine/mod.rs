@@ -35,11 +35,14 @@ pub mod time;
 pub mod type_aggregation;
 pub mod value;
 pub mod variables;
+pub mod warnings;
 
 #[cfg(test)]
 mod account_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod warning_tests;
 
 use std::sync::{Arc, Mutex};
 
