@@ -471,8 +471,7 @@ impl Expr {
                         }
                     }
                 }
-                let result_type =
-                    type_aggregation::case_type(branches, otherwise.as_deref());
+                let result_type = type_aggregation::case_type(branches, otherwise.as_deref());
                 Ok(type_aggregation::convert_all(result, result_type))
             }
             Expr::Call { name, args } => {

@@ -157,9 +157,8 @@ mod tests {
 
     #[test]
     fn decimals_take_max_scale() {
-        let merged = aggregate(
-            [Some(SqlType::Decimal(5, 1)), Some(SqlType::Decimal(10, 4))].into_iter(),
-        );
+        let merged =
+            aggregate([Some(SqlType::Decimal(5, 1)), Some(SqlType::Decimal(10, 4))].into_iter());
         assert_eq!(merged, Some(SqlType::Decimal(10, 4)));
     }
 
@@ -224,6 +223,9 @@ mod tests {
             convert(decimal("2.50"), SqlType::Text),
             Value::Str("2.50".into())
         );
-        assert_eq!(convert(Value::Int(7), SqlType::Text), Value::Str("7".into()));
+        assert_eq!(
+            convert(Value::Int(7), SqlType::Text),
+            Value::Str("7".into())
+        );
     }
 }

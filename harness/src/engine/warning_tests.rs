@@ -152,14 +152,26 @@ fn warning_count_reads_last_statement() {
 fn ifnull_takes_decimal_scale() {
     let target = ReferenceTarget::new();
     let mut conn = connect(&target);
-    ok(&mut conn, "create table t (id int primary key, spend decimal(10,2), score double, name varchar(5))");
-    ok(&mut conn, "insert into t values (1, 70.00, 1.5, 'a'), (2, NULL, NULL, NULL)");
+    ok(
+        &mut conn,
+        "create table t (id int primary key, spend decimal(10,2), score double, name varchar(5))",
+    );
+    ok(
+        &mut conn,
+        "insert into t values (1, 70.00, 1.5, 'a'), (2, NULL, NULL, NULL)",
+    );
     assert_eq!(
-        rows(&mut conn, "select ifnull(spend, 0), coalesce(spend, 1) from t order by id"),
+        rows(
+            &mut conn,
+            "select ifnull(spend, 0), coalesce(spend, 1) from t order by id"
+        ),
         ["70.00|70.00", "0.00|1.00"]
     );
     assert_eq!(
-        rows(&mut conn, "select coalesce(NULL, spend, 2.5) from t order by id"),
+        rows(
+            &mut conn,
+            "select coalesce(NULL, spend, 2.5) from t order by id"
+        ),
         ["70.00", "2.50"]
     );
 }
@@ -168,14 +180,23 @@ fn ifnull_takes_decimal_scale() {
 fn control_flow_result_types() {
     let target = ReferenceTarget::new();
     let mut conn = connect(&target);
-    ok(&mut conn, "create table t (id int primary key, spend decimal(10,2), score double, name varchar(5))");
-    ok(&mut conn, "insert into t values (1, 70.00, 1.5, 'a'), (2, NULL, NULL, NULL)");
+    ok(
+        &mut conn,
+        "create table t (id int primary key, spend decimal(10,2), score double, name varchar(5))",
+    );
+    ok(
+        &mut conn,
+        "insert into t values (1, 70.00, 1.5, 'a'), (2, NULL, NULL, NULL)",
+    );
     assert_eq!(
         rows(&mut conn, "select if(id = 1, 3, spend) from t order by id"),
         ["3.00", "NULL"]
     );
     assert_eq!(
-        rows(&mut conn, "select case when id = 2 then 0 else spend end from t order by id"),
+        rows(
+            &mut conn,
+            "select case when id = 2 then 0 else spend end from t order by id"
+        ),
         ["70.00", "0.00"]
     );
     assert_eq!(
