@@ -6,9 +6,8 @@
 //! while `tidb_snapshot` is set. Changes apply at once to every session,
 //! including sessions of the changed account.
 //!
-//! NOTE: the notes 3162 and 3163 of `DROP USER IF EXISTS` and `CREATE
-//! USER IF NOT EXISTS` are dropped, because the engine has no `SHOW
-//! WARNINGS`.
+//! The notes 3162 and 3163 of `DROP USER IF EXISTS` and `CREATE USER IF
+//! NOT EXISTS` go to the session's warning list.
 
 use crate::catalog::privileges::{GrantLevel, Privilege, Privileges, UserIdentity};
 use crate::target::{Column, ColumnType, Outcome, ResultSet};
@@ -39,15 +38,23 @@ impl Session {
                 if_not_exists,
                 users,
             } => {
-                let mut server = lock_server(&self.server);
-                server
-                    .privileges
-                    .create_users(&actor, &users, if_not_exists)?;
+                let notes = lock_server(&self.server).privileges.create_users(
+                    &actor,
+                    &users,
+                    if_not_exists,
+                )?;
+                for note in notes {
+                    self.warn(note);
+                }
             }
             AccountStatement::DropUser { if_exists, users } => {
                 let users = self.resolve_users(&users);
-                let mut server = lock_server(&self.server);
-                server.privileges.drop_users(&actor, &users, if_exists)?;
+                let notes = lock_server(&self.server)
+                    .privileges
+                    .drop_users(&actor, &users, if_exists)?;
+                for note in notes {
+                    self.warn(note);
+                }
             }
             AccountStatement::SetPassword { user, password } => {
                 let target = match user {

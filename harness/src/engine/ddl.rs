@@ -11,6 +11,8 @@ use super::expr::EvalContext;
 use super::schema::{Catalog, ColumnDef, ColumnDefault, Database, TableDef};
 use super::storage::Store;
 use super::value::{SqlType, Value};
+use super::warnings::note_from;
+use crate::catalog::SqlWarning;
 
 /// Parses a column type from its SQL spelling.
 pub fn parse_column_type(text: &str) -> EngineResult<SqlType> {
@@ -217,13 +219,14 @@ fn column_default(
         .map_err(|_| error::invalid_default(column))
 }
 
-/// CREATE TABLE.
+/// CREATE TABLE. Returns the note 1050 when `IF NOT EXISTS` finds the
+/// table.
 pub fn create_table(
     store: &mut Store,
     statement: &ast::CreateTable,
     database: &str,
     eval: &EvalContext,
-) -> EngineResult<()> {
+) -> EngineResult<Option<SqlWarning>> {
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
     let Some(db) = catalog.databases.get_mut(&database.to_ascii_lowercase()) else {
         return Err(error::unknown_database(database));
@@ -233,21 +236,22 @@ pub fn create_table(
     let key = table.name.to_ascii_lowercase();
     if db.tables.contains_key(&key) {
         if statement.if_not_exists {
-            return Ok(());
+            return Ok(Some(note_from(error::table_exists(&table.name))));
         }
         return Err(error::table_exists(&table.name));
     }
     db.tables.insert(key, Arc::new(table));
     store.commit_catalog(catalog);
-    Ok(())
+    Ok(None)
 }
 
 /// DROP TABLE of several tables; all must exist unless `if_exists`.
+/// Returns the note 1051 for each missing table under `if_exists`.
 pub fn drop_tables(
     store: &mut Store,
     names: &[(String, String)],
     if_exists: bool,
-) -> EngineResult<()> {
+) -> EngineResult<Vec<SqlWarning>> {
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
     let missing: Vec<String> = names
         .iter()
@@ -261,13 +265,18 @@ pub fn drop_tables(
             format!("Unknown table '{}'", missing.join(",")),
         ));
     }
+    let notes = names
+        .iter()
+        .filter(|(db, t)| catalog.table(db, t).is_none())
+        .map(|(db, t)| note_from(error::bad_table(db, t)))
+        .collect();
     for (db, table) in names {
         if let Some(database) = catalog.databases.get_mut(&db.to_ascii_lowercase()) {
             database.tables.remove(&table.to_ascii_lowercase());
         }
     }
     store.commit_catalog(catalog);
-    Ok(())
+    Ok(notes)
 }
 
 /// TRUNCATE TABLE: the table gets a new id, so old data stays readable at
@@ -289,13 +298,18 @@ pub fn truncate(store: &mut Store, db: &str, table: &str) -> EngineResult<()> {
     Ok(())
 }
 
-/// CREATE DATABASE.
-pub fn create_database(store: &mut Store, name: &str, if_not_exists: bool) -> EngineResult<()> {
+/// CREATE DATABASE. Returns the note 1007 when `IF NOT EXISTS` finds the
+/// database.
+pub fn create_database(
+    store: &mut Store,
+    name: &str,
+    if_not_exists: bool,
+) -> EngineResult<Option<SqlWarning>> {
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
     let key = name.to_ascii_lowercase();
     if catalog.databases.contains_key(&key) {
         return if if_not_exists {
-            Ok(())
+            Ok(Some(note_from(error::database_exists(name))))
         } else {
             Err(error::database_exists(name))
         };
@@ -308,11 +322,16 @@ pub fn create_database(store: &mut Store, name: &str, if_not_exists: bool) -> En
         },
     );
     store.commit_catalog(catalog);
-    Ok(())
+    Ok(None)
 }
 
-/// DROP DATABASE.
-pub fn drop_database(store: &mut Store, name: &str, if_exists: bool) -> EngineResult<()> {
+/// DROP DATABASE. Returns the note 1008 when `IF EXISTS` finds no
+/// database.
+pub fn drop_database(
+    store: &mut Store,
+    name: &str,
+    if_exists: bool,
+) -> EngineResult<Option<SqlWarning>> {
     let mut catalog: Catalog = (*store.latest_catalog()).clone();
     if catalog
         .databases
@@ -320,13 +339,13 @@ pub fn drop_database(store: &mut Store, name: &str, if_exists: bool) -> EngineRe
         .is_none()
     {
         return if if_exists {
-            Ok(())
+            Ok(Some(note_from(error::database_missing_on_drop(name))))
         } else {
             Err(error::database_missing_on_drop(name))
         };
     }
     store.commit_catalog(catalog);
-    Ok(())
+    Ok(None)
 }
 
 fn tidb_type_name(sql_type: SqlType) -> String {

@@ -12,6 +12,7 @@ use super::error::{self, EngineResult};
 use super::functions;
 use super::storage::Row;
 use super::time::{DateTime, IntervalUnit};
+use super::type_aggregation;
 use super::value::{compare, SqlType, Value};
 
 /// Binary operators.
@@ -340,6 +341,12 @@ impl Expr {
             Expr::ModelPredict {
                 output: Some(_), ..
             } => Some(SqlType::Float),
+            Expr::Call { name, args } => type_aggregation::call_type(name, args),
+            Expr::Case {
+                branches,
+                otherwise,
+                ..
+            } => type_aggregation::case_type(branches, otherwise.as_deref()),
             _ => None,
         }
     }
@@ -464,14 +471,17 @@ impl Expr {
                         }
                     }
                 }
-                Ok(result)
+                let result_type = type_aggregation::case_type(branches, otherwise.as_deref());
+                Ok(type_aggregation::convert_all(result, result_type))
             }
             Expr::Call { name, args } => {
                 let evaluated: Vec<Vec<Value>> = args
                     .iter()
                     .map(|a| a.eval(ctx, rows))
                     .collect::<EngineResult<_>>()?;
-                functions::call(name, &evaluated, n, ctx)
+                let values = functions::call(name, &evaluated, n, ctx)?;
+                let result_type = type_aggregation::call_type(name, args);
+                Ok(type_aggregation::convert_all(values, result_type))
             }
             Expr::Cast { expr, target } => expr
                 .eval(ctx, rows)?

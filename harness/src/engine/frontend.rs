@@ -62,9 +62,23 @@ fn unquote(name: &str) -> String {
 }
 
 impl Session {
-    /// Executes one statement.
+    /// Executes one statement. Statements other than `SHOW WARNINGS` and
+    /// the other diagnostic statements replace the session's warning list
+    /// with their own notes, warnings and error.
     pub fn execute(&mut self, sql: &str) -> EngineResult<Outcome> {
-        let sql = sql.trim().trim_end_matches(';').trim();
+        let trimmed = sql.trim().trim_end_matches(';').trim();
+        if let Ok(lexemes) = preparse::lex(trimmed) {
+            if let Some(diagnostic) = super::warnings::diagnostic(&lexemes) {
+                return Ok(self.show_diagnostic(diagnostic));
+            }
+        }
+        self.statement_warnings.clear();
+        let result = self.execute_statement(trimmed);
+        self.finish_statement(&result);
+        result
+    }
+
+    fn execute_statement(&mut self, sql: &str) -> EngineResult<Outcome> {
         let lexemes = preparse::lex(sql)?;
         let Some(first) = lexemes.first().and_then(Lexeme::keyword) else {
             if lexemes.is_empty() {
@@ -127,11 +141,18 @@ impl Session {
                 self.before_ddl()?;
                 let mut store = self.lock();
                 if first == "CREATE" {
-                    ddl::create_database(&mut store, &name, if_clause)?;
+                    let note = ddl::create_database(&mut store, &name, if_clause)?;
+                    drop(store);
+                    if let Some(note) = note {
+                        self.warn(note);
+                    }
                 } else {
-                    ddl::drop_database(&mut store, &name, if_clause)?;
+                    let note = ddl::drop_database(&mut store, &name, if_clause)?;
                     super::model_ddl::drop_database_models(&mut store, &name, &self.user)?;
                     drop(store);
+                    if let Some(note) = note {
+                        self.warn(note);
+                    }
                     if self
                         .database
                         .as_deref()
@@ -159,7 +180,10 @@ impl Session {
                     self.authorize_table(Privilege::Drop, db, table)?;
                 }
                 self.before_ddl()?;
-                ddl::drop_tables(&mut self.lock(), &names, if_exists)?;
+                let notes = ddl::drop_tables(&mut self.lock(), &names, if_exists)?;
+                for note in notes {
+                    self.warn(note);
+                }
                 Ok(affected(0))
             }
             "TRUNCATE" => {
@@ -411,7 +435,10 @@ impl Session {
             self.before_ddl()?;
             let now = self.lock().tick();
             let eval = self.eval_context(now, true);
-            ddl::create_table(&mut self.lock(), create, &db, &eval)?;
+            let note = ddl::create_table(&mut self.lock(), create, &db, &eval)?;
+            if let Some(note) = note {
+                self.warn(note);
+            }
             return Ok(affected(0));
         }
         let is_write = match &statement {

@@ -32,13 +32,17 @@ pub mod session;
 pub mod storage;
 pub mod system_tables;
 pub mod time;
+pub mod type_aggregation;
 pub mod value;
 pub mod variables;
+pub mod warnings;
 
 #[cfg(test)]
 mod account_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod warning_tests;
 
 use std::sync::{Arc, Mutex};
 

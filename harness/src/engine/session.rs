@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::catalog::privileges::UserIdentity;
 use crate::catalog::sysvars::SessionVars;
+use crate::catalog::SqlWarning;
 
 use super::error::{self, EngineResult};
 use super::server::{lock_server, SharedServer};
@@ -58,6 +59,12 @@ pub struct Session {
     pub snapshot: Option<u64>,
     /// `@@autocommit`.
     pub autocommit: bool,
+    /// Notes, warnings and the error of the last statement, for `SHOW
+    /// WARNINGS`.
+    pub warnings: Vec<SqlWarning>,
+    /// Entries of the running statement; they replace `warnings` when it
+    /// ends.
+    pub statement_warnings: Vec<SqlWarning>,
 }
 
 impl Session {
@@ -94,6 +101,8 @@ impl Session {
             next_txn_as_of: None,
             snapshot: None,
             autocommit: true,
+            warnings: Vec::new(),
+            statement_warnings: Vec::new(),
         };
         session.apply_initial_vars();
         session

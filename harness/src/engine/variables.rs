@@ -5,8 +5,8 @@
 //! GLOBAL is seen by sessions opened afterwards. Three variables also
 //! drive session state: `autocommit`, `time_zone` and `tidb_snapshot`.
 //!
-//! The engine has no `SHOW WARNINGS`, so the warning 1292 the registry
-//! returns for a clamped integer is dropped.
+//! Warnings the registry returns, such as 1292 for a clamped integer, go
+//! to the session's warning list.
 
 use sqlparser::ast;
 use sqlparser::dialect::MySqlDialect;
@@ -167,6 +167,15 @@ impl Session {
     /// Reads `@@x`, `@@global.x` or `@@session.x` (given without `@@`).
     pub(super) fn read_variable(&self, reference: &str) -> EngineResult<Value> {
         let (scope, name) = split_reference(reference);
+
+        // The diagnostics counters are session state, not registry values.
+        if scope != Some(SetScope::Global) {
+            match name.as_str() {
+                "warning_count" => return Ok(Value::Int(self.warning_count() as i64)),
+                "error_count" => return Ok(Value::Int(self.error_count() as i64)),
+                _ => {}
+            }
+        }
         let stored = lock_server(&self.server)
             .sysvars
             .get(&self.vars, scope, &name)?;
@@ -363,7 +372,7 @@ impl Session {
         let mut server = lock_server(&self.server);
         let may_set_global = server.privileges.may_set_global(&self.identity);
         let previous = server.sysvars.get(&self.vars, Some(scope), name).ok();
-        server
+        let warnings = server
             .sysvars
             .set(&mut self.vars, scope, name, value, may_set_global)?;
         let current = server.sysvars.get(&self.vars, Some(scope), name)?;
@@ -375,6 +384,10 @@ impl Session {
                     .set(&mut self.vars, scope, name, SetValue::Text(previous), true)?;
             }
             return Err(error::unsupported(reason));
+        }
+        drop(server);
+        for warning in warnings {
+            self.warn(warning);
         }
         Ok(current)
     }
