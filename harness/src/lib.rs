@@ -15,10 +15,12 @@
 //! - [`engine`]: the reference SQL engine (TiDB dialect subset, MVCC).
 //! - [`runner`]: executes mysql-tester and sqllogictest case files against a
 //!   target.
+//! - [`bench`]: timing, echo and REST baselines of `harness bench`.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
 pub mod backend;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -27,6 +27,9 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Run .test/.result and .slt conformance cases against a target.
     Run(cli::run::RunArgs),
+    /// Measure the sidecar path against in-process MLflow, mlflow models
+    /// serve and a bare socket echo.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Checksum(args) => cli::checksum::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Run(args) => cli::run::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,7 @@
 pub mod checksum;
 pub mod inspect;
 pub mod predict;
+pub mod bench;
 pub mod sidecar_args;
 pub mod run;
 

@@ -4,12 +4,14 @@
 //! - [`worker`]: one sidecar process and its connection.
 //! - [`pool`]: lazily started workers, batch splitting and reassembly,
 //!   timeouts and replacement.
+//! - [`standby`]: the spare worker that replaces a failed one.
 //! - [`blocking`]: a synchronous front for callers outside tokio.
 
 pub mod blocking;
 pub mod command;
 pub mod error;
 pub mod pool;
+pub mod standby;
 pub mod worker;
 
 pub use blocking::BlockingPool;
