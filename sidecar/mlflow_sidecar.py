@@ -13,6 +13,7 @@ Usage: python mlflow_sidecar.py --socket PATH [--cache-entries N]
 
 import argparse
 import collections
+import inspect
 import json
 import logging
 import os
@@ -61,6 +62,8 @@ np = None
 pd = None
 mlflow_pyfunc = None
 MlflowModel = None
+PredictionContext = None
+set_prediction_context = None
 
 
 def compact_json(value):
@@ -295,12 +298,68 @@ class LoadedModel:
         self.inputs = inputs
         self.outputs = outputs
         self.tensor_based = tensor_based
+        self.direct_predict = direct_predict_function(model, tensor_based)
+        # A frame can be built straight from the (batch, k) FP32 payload when
+        # every input is FP32 and so needs no conversion.
+        self.all_float32 = all(column.dtype == np.float32 for column in inputs)
+
+    def predict(self, model_input):
+        """Run the model, skipping MLflow's schema enforcement when it would change nothing."""
+        if self.direct_predict is not None:
+            return self.direct_predict(model_input)
+        return self.model.predict(model_input)
 
     def input_names(self):
         return [column.name for column in self.inputs]
 
     def output_names(self):
         return [column.name for column in self.outputs]
+
+
+def direct_predict_function(model, tensor_based):
+    """Return a call of the model's own predict that skips PyFuncModel.predict's schema enforcement, or None.
+
+    The sidecar hands a column-based model a DataFrame whose columns are the
+    signature's, in signature order, each already in the dtype that
+    ``DataType.to_numpy()`` gives. MLflow 3.18's ``_enforce_named_col_schema``
+    returns such a frame unchanged apart from building a new DataFrame, and
+    that enforcement costs about 0.6 ms per request, most of a small
+    request's time (docs/benchmarks.md). The shortcut is taken only when
+    ``PyFuncModel._predict`` would do nothing else with the input: no
+    type-hint signature, no input-example conversion, no params schema and no
+    dependency schemas. Otherwise, and when this MLflow lacks the private
+    attributes used here, the sidecar calls ``model.predict``.
+    """
+    if tensor_based:
+        return None
+    metadata = getattr(model, "metadata", None)
+    predict_fn = getattr(model, "_predict_fn", None)
+    if metadata is None or not callable(predict_fn):
+        return None
+    try:
+        if metadata._is_signature_from_type_hint() or metadata._is_type_hint_from_example():
+            return None
+        if metadata.get_params_schema() is not None:
+            return None
+        if (metadata.metadata or {}).get("dependencies_schemas"):
+            return None
+        params = inspect.signature(predict_fn).parameters.get("params")
+    except (AttributeError, TypeError, ValueError):
+        return None
+    takes_params = params is not None and params.kind != inspect.Parameter.VAR_KEYWORD
+    model_id = getattr(model, "model_id", None)
+
+    def direct_predict(frame):
+        # The same prediction context PyFuncModel.predict sets, for tracing.
+        context = PredictionContext()
+        if model_id:
+            context.update(model_id=model_id)
+        with set_prediction_context(context):
+            if takes_params:
+                return predict_fn(frame, params=None)
+            return predict_fn(frame)
+
+    return direct_predict
 
 
 def read_signature(model_path):
@@ -531,7 +590,21 @@ def convert_column(values, column):
 
 
 def build_model_input(model, input_names, values):
-    """Build the object passed to the model's predict from a (batch, k) FP32 array."""
+    """Build the object passed to the model's predict from a (batch, k) FP32 array.
+
+    Column-based models get a DataFrame in signature order, which is the
+    order MLflow's schema enforcement would give it.
+    """
+    signature_names = model.input_names()
+    if not model.tensor_based and model.all_float32:
+        # One FP32 block, without a copy when the request already has
+        # signature order. The payload buffer is a private bytearray, so the
+        # frame is writable like one pandas builds itself.
+        if input_names != signature_names:
+            order = [input_names.index(name) for name in signature_names]
+            values = values[:, order]
+        return pd.DataFrame(values, columns=signature_names, copy=False)
+
     by_name = {column.name: column for column in model.inputs}
     converted = {}
     for index, name in enumerate(input_names):
@@ -543,7 +616,7 @@ def build_model_input(model, input_names, values):
 
     if model.tensor_based:
         return converted
-    return pd.DataFrame(converted, columns=input_names)
+    return pd.DataFrame(converted, columns=signature_names)
 
 
 # ---------------------------------------------------------------------------
@@ -723,7 +796,7 @@ class Sidecar:
             raise
 
         try:
-            result = model.model.predict(model_input)
+            result = model.predict(model_input)
         except Exception as exc:
             log.warning("predict of %s failed: %s: %s", request["model_path"], type(exc).__name__, exc)
             raise exception_failure("PREDICT_FAILED", exc, request_id) from None
@@ -886,12 +959,13 @@ def bind_socket(path):
 
 def import_runtime():
     """Import numpy, pandas and mlflow.pyfunc; return None, or an error message."""
-    global np, pd, mlflow_pyfunc, MlflowModel
+    global np, pd, mlflow_pyfunc, MlflowModel, PredictionContext, set_prediction_context
     try:
         import numpy
         import pandas
         import mlflow.pyfunc
         from mlflow.models import Model
+        from mlflow.pyfunc.context import Context, set_prediction_context as set_context
     except Exception as exc:
         return (
             f"cannot import the sidecar runtime: {type(exc).__name__}: {exc}; "
@@ -901,6 +975,8 @@ def import_runtime():
     pd = pandas
     mlflow_pyfunc = mlflow.pyfunc
     MlflowModel = Model
+    PredictionContext = Context
+    set_prediction_context = set_context
     return None
 
 

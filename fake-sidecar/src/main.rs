@@ -70,8 +70,11 @@ fn main() -> ExitCode {
         )
         .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs the listener, the connections and the I/O driver.
+    // Clients open one connection per sidecar, and with a single thread a
+    // response needs no wake-up across threads, which costs about as much
+    // as the rest of a one-row round trip (docs/benchmarks.md).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

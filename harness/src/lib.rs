@@ -17,10 +17,12 @@
 //!   target.
 //! - [`faults`]: fault cases run against the fake sidecar.
 //! - [`serve`]: the MySQL-protocol server in front of a target.
+//! - [`bench`]: timing, echo and REST baselines of `harness bench`.
 //! - [`cli`]: the subcommands of the `harness` binary.
 
 pub mod artifact;
 pub mod backend;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -33,6 +33,9 @@ enum Command {
     Replay(cli::replay::ReplayArgs),
     /// Serve the reference engine to MySQL clients over TCP.
     Serve(cli::serve::ServeArgs),
+    /// Measure the sidecar path against in-process MLflow, mlflow models
+    /// serve and a bare socket echo.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Probe(args) => cli::probe::run(args),
         Command::Replay(args) => cli::replay::run(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -81,6 +81,7 @@ fn harness_run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 fn total_cases(root: &Path) -> usize {
     count_files(&root.join("integrationtest/t"), "test")
         + count_files(&root.join("cases"), "slt")
+        + count_files(&root.join("cases/faults"), "toml")
 }
 
 fn count_files(dir: &Path, ext: &str) -> usize {
@@ -181,7 +182,7 @@ fn changed_result_value_fails_with_location() {
         &[
             "--sidecar",
             "fake",
-            "--fixtures-dir",
+            "--local-fixtures-dir",
             &fixtures,
             "integrationtest/t/model_mlflow.test",
         ],

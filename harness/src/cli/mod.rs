@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod predict;
 pub mod probe;
 pub mod replay;
+pub mod bench;
 pub mod sidecar_args;
 pub mod run;
 pub mod serve;

@@ -113,6 +113,9 @@ pub fn run_fault_case(path: &Path, options: &FaultRunOptions) -> Result<CaseOutc
         max_batch_size: DEFAULT_MAX_BATCH_SIZE,
         socket_parent: sockets.clone(),
         trace: None,
+        // No spare worker: the cases count launches and reap exactly.
+        standby: false,
+        min_split_rows: crate::sidecar::pool::DEFAULT_MIN_SPLIT_ROWS,
     };
     let backend = MlflowBackend::new(config).map_err(|err| setup(err.to_string()))?;
     let model = ModelRef {

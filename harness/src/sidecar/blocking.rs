@@ -55,6 +55,11 @@ impl BlockingPool {
         self.pool.spawned_pids()
     }
 
+    /// Process id of the standby worker, when one is started and idle.
+    pub fn standby_pid(&self) -> Option<u32> {
+        self.pool.standby_pid()
+    }
+
     /// Process ids of the running workers, by slot.
     pub fn worker_pids(&self) -> Vec<Option<u32>> {
         self.runtime.block_on(self.pool.worker_pids())

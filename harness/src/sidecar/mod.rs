@@ -4,6 +4,7 @@
 //! - [`worker`]: one sidecar process and its connection.
 //! - [`pool`]: lazily started workers, batch splitting and reassembly,
 //!   timeouts and replacement.
+//! - [`standby`]: the spare worker that replaces a failed one.
 //! - [`blocking`]: a synchronous front for callers outside tokio.
 //! - [`trace`]: transcripts of every frame, as JSON lines.
 
@@ -12,6 +13,7 @@ pub mod command;
 pub mod error;
 pub mod pool;
 pub mod trace;
+pub mod standby;
 pub mod worker;
 
 pub use blocking::BlockingPool;

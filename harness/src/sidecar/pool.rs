@@ -5,7 +5,8 @@
 //! the outputs in input order. Each worker serves one request at a time;
 //! concurrent calls queue on a worker's lock. A worker that times out, dies
 //! or breaks the protocol is killed, reaped and removed; the next request
-//! on its slot starts a new one.
+//! on its slot starts a new one, or takes the warm standby worker when the
+//! pool keeps one (see [`super::standby`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -20,6 +21,7 @@ use tracing::Instrument;
 use super::command::SidecarCommand;
 use super::error::ClientError;
 use super::trace::{TraceTarget, Tracer};
+use super::standby::Standby;
 use super::worker::{Worker, WorkerOptions};
 use crate::config::MlflowConfig;
 
@@ -28,8 +30,16 @@ use crate::config::MlflowConfig;
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Default rows per sidecar request. The engine splits statements at
-/// `tidb_model_max_batch_size` first; this bounds direct callers.
-pub const DEFAULT_MAX_BATCH_SIZE: usize = 8192;
+/// `tidb_model_max_batch_size` first; this bounds direct callers. Each
+/// Python sidecar request has a fixed cost of about 0.5 ms, while a row of
+/// 8 FP32 inputs costs tens of nanoseconds, so large batches keep the
+/// fixed cost small (docs/benchmarks.md).
+pub const DEFAULT_MAX_BATCH_SIZE: usize = 65536;
+
+/// Default smallest batch a call is split into to use more than one worker.
+/// Below it, the fixed cost of a request outweighs the second core (the
+/// profile behind this is in docs/benchmarks.md).
+pub const DEFAULT_MIN_SPLIT_ROWS: usize = 2048;
 
 /// Settings of a pool.
 #[derive(Debug, Clone)]
@@ -51,6 +61,12 @@ pub struct PoolConfig {
     /// JSON-lines transcript of every frame sent and received
     /// (docs/debugging.md); `None` records nothing.
     pub trace: Option<PathBuf>,
+    /// Keeps one spare worker started (after the first worker is ready),
+    /// which takes the place of a worker that timed out or died.
+    pub standby: bool,
+    /// A call is split into one batch per worker when every batch keeps at
+    /// least this many rows, even below `max_batch_size`.
+    pub min_split_rows: usize,
 }
 
 impl PoolConfig {
@@ -66,6 +82,8 @@ impl PoolConfig {
             max_batch_size: DEFAULT_MAX_BATCH_SIZE,
             socket_parent: std::env::temp_dir(),
             trace: None,
+            standby: true,
+            min_split_rows: DEFAULT_MIN_SPLIT_ROWS,
         }
     }
 }
@@ -109,6 +127,10 @@ pub struct PoolStats {
     pub replacements: u64,
     /// Requests sent.
     pub requests: u64,
+    /// Spare workers started, also counted in `launches`.
+    pub standby_launches: u64,
+    /// Spare workers that took the place of a replaced worker.
+    pub standby_takes: u64,
 }
 
 struct Slot {
@@ -125,6 +147,7 @@ struct PoolInner {
     config: PoolConfig,
     options: WorkerOptions,
     slots: Vec<Mutex<Slot>>,
+    standby: Arc<Standby>,
     next_slot: AtomicUsize,
     closed: AtomicBool,
     launches: AtomicU64,
@@ -164,11 +187,13 @@ impl SidecarPool {
         let slots = (0..config.workers)
             .map(|_| Mutex::new(Slot { worker: None }))
             .collect();
+        let standby = Standby::new(config.standby);
         Ok(SidecarPool {
             inner: Arc::new(PoolInner {
                 config,
                 options,
                 slots,
+                standby,
                 next_slot: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
                 launches: AtomicU64::new(0),
@@ -187,10 +212,13 @@ impl SidecarPool {
 
     /// The pool's counters.
     pub fn stats(&self) -> PoolStats {
+        let standby_launches = self.inner.standby.launches();
         PoolStats {
-            launches: self.inner.launches.load(Ordering::Relaxed),
+            launches: self.inner.launches.load(Ordering::Relaxed) + standby_launches,
             replacements: self.inner.replacements.load(Ordering::Relaxed),
             requests: self.inner.requests.load(Ordering::Relaxed),
+            standby_launches,
+            standby_takes: self.inner.standby.takes(),
         }
     }
 
@@ -200,6 +228,11 @@ impl SidecarPool {
     pub fn spawned_pids(&self) -> Vec<u32> {
         let spawned = self.inner.spawned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         spawned.iter().copied().collect()
+    }
+
+    /// Process id of the standby worker, when one is started and idle.
+    pub fn standby_pid(&self) -> Option<u32> {
+        self.inner.standby.pid()
     }
 
     /// Process ids of the running workers, by slot.
@@ -242,7 +275,7 @@ impl SidecarPool {
 
         // Split into batches and spread them over the slots, starting where
         // the previous call left off so that small calls share the load.
-        let batch_rows = self.batch_rows(width);
+        let batch_rows = self.batch_rows(width, request.rows);
         let batches: Vec<(usize, usize)> = (0..request.rows)
             .step_by(batch_rows)
             .map(|start| (start, (start + batch_rows).min(request.rows)))
@@ -276,11 +309,19 @@ impl SidecarPool {
         output.ok_or_else(|| ClientError::InvalidRequest("no rows".into()))
     }
 
-    /// Rows per batch: the configured maximum, lowered so that the payload
-    /// fits the protocol's default payload limit.
-    fn batch_rows(&self, width: usize) -> usize {
+    /// Rows per batch for a call of `rows` rows: the configured maximum,
+    /// lowered so that the payload fits the protocol's default payload
+    /// limit, and lowered again so that a call of at least
+    /// `2 × min_split_rows` rows keeps more than one worker busy. Batches
+    /// come out of equal size, give or take one row.
+    fn batch_rows(&self, width: usize, rows: usize) -> usize {
         let limit = sidecar_protocol::frame::DEFAULT_MAX_PAYLOAD_BYTES as usize / (width * 4);
-        self.inner.config.max_batch_size.min(limit.max(1))
+        let max_rows = self.inner.config.max_batch_size.min(limit.max(1));
+        let parallel_parts = (rows / self.inner.config.min_split_rows.max(1))
+            .min(self.inner.slots.len())
+            .max(1);
+        let parts = rows.div_ceil(max_rows).max(parallel_parts);
+        rows.div_ceil(parts).max(1)
     }
 
     async fn predict_batch(
@@ -408,9 +449,16 @@ impl SidecarPool {
                 }
                 spawned.push_back(pid);
             };
-            let mut worker = Worker::launch_with(&self.inner.options, record_pid).await?;
-            tracing::info!(target: "harness::sidecar", pid = worker.pid(), "worker started");
-            let number = self.inner.launches.fetch_add(1, Ordering::Relaxed) + 1;
+            let mut worker = match self.inner.standby.take() {
+                Some(worker) => worker,
+                None => {
+                    let worker = Worker::launch_with(&self.inner.options, record_pid).await?;
+                    tracing::info!(target: "harness::sidecar", pid = worker.pid(), "worker started");
+                    self.inner.launches.fetch_add(1, Ordering::Relaxed);
+                    worker
+                }
+            };
+            let number = self.inner.launches.load(Ordering::Relaxed);
             if let Some(tracer) = &self.inner.tracer {
                 worker.set_trace(TraceTarget {
                     tracer: Arc::clone(tracer),
@@ -419,6 +467,9 @@ impl SidecarPool {
                 });
             }
             slot.worker = Some(worker);
+            // Started after a worker is ready, so the spare does not compete
+            // with the first start for the CPU.
+            self.inner.standby.refill(&self.inner.options);
         }
         match slot.worker.as_mut() {
             Some(worker) => Ok(worker),
@@ -448,6 +499,7 @@ impl SidecarPool {
     /// period. Later calls fail with [`ClientError::ShutDown`].
     pub async fn shutdown(&self) {
         self.inner.closed.store(true, Ordering::Release);
+        self.inner.standby.shutdown().await;
         for slot in &self.inner.slots {
             let worker = slot.lock().await.worker.take();
             if let Some(worker) = worker {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use harness::sidecar::command::{locate_fake_sidecar, locate_python_sidecar};
-use harness::sidecar::pool::DEFAULT_START_TIMEOUT;
+use harness::sidecar::pool::{DEFAULT_MIN_SPLIT_ROWS, DEFAULT_START_TIMEOUT};
 use harness::sidecar::{BlockingPool, PoolConfig, SidecarCommand};
 
 /// The repository root.
@@ -64,6 +64,10 @@ pub fn pool_config(command: SidecarCommand, socket_parent: &Path) -> PoolConfig 
         max_batch_size: 1024,
         socket_parent: socket_parent.to_path_buf(),
         trace: None,
+        // Off, so that the tests count launches exactly; the standby tests
+        // turn it on.
+        standby: false,
+        min_split_rows: DEFAULT_MIN_SPLIT_ROWS,
     }
 }
 
@@ -96,7 +100,8 @@ impl TestPool {
     /// (not even a zombie) and no socket directory is left.
     pub fn close(&mut self) {
         let Some(pool) = self.pool.take() else { return };
-        let pids: Vec<u32> = pool.worker_pids().into_iter().flatten().collect();
+        let mut pids: Vec<u32> = pool.worker_pids().into_iter().flatten().collect();
+        pids.extend(pool.standby_pid());
         drop(pool);
         for pid in pids {
             assert!(
