@@ -11,6 +11,13 @@
 //! sidecar_workers = 2           # or sidecar-workers; default 2
 //! request_timeout = "2s"        # or request-timeout; Go duration, default 2s
 //! model_cache_entries = 64      # or cache-entries; default 64
+//!
+//! [s3]                          # for s3:// model locations; each key
+//! endpoint = "http://127.0.0.1:9000"  # falls back to its AWS_* variable
+//! region = "us-east-1"
+//! access_key_id = "..."
+//! secret_access_key = "..."
+//! allow_http = true
 //! ```
 
 use std::path::Path;
@@ -18,6 +25,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::artifact::S3Config;
 use crate::duration::parse_go_duration;
 
 /// Default number of sidecar processes in the pool.
@@ -77,6 +85,8 @@ impl Default for MlflowConfig {
 pub struct Config {
     /// `[model-mlflow]`.
     pub model_mlflow: MlflowConfig,
+    /// `[s3]`: endpoint, region and credentials for `s3://` locations.
+    pub s3: S3Config,
 }
 
 #[derive(Deserialize, Default)]
@@ -84,6 +94,8 @@ pub struct Config {
 struct RawFile {
     #[serde(rename = "model-mlflow", default)]
     model_mlflow: Option<RawMlflow>,
+    #[serde(default)]
+    s3: Option<S3Config>,
 }
 
 #[derive(Deserialize, Default)]
@@ -123,7 +135,10 @@ impl Config {
             path: "<text>".to_string(),
             message: err.message().to_string(),
         })?;
-        let mut config = Config::default();
+        let mut config = Config {
+            s3: raw.s3.unwrap_or_default(),
+            ..Config::default()
+        };
         let Some(block) = raw.model_mlflow else {
             return Ok(config);
         };
@@ -238,6 +253,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(dashed, underscored);
+    }
+
+    #[test]
+    fn s3_table_read() {
+        let config = Config::parse(
+            "[s3]\nendpoint = \"http://127.0.0.1:9000\"\nregion = \"eu-west-1\"\nallow_http = true\n",
+        )
+        .unwrap();
+        assert_eq!(config.s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(config.s3.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(config.s3.allow_http, Some(true));
+        assert!(Config::parse("[s3]\nbucket = \"x\"\n").is_err(), "unknown key rejected");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! sidecar pool shared by every connection of the process.
 
 use crate::artifact::checksum::DirVariant;
-use crate::artifact::LoaderOptions;
+use crate::artifact::{LoaderOptions, S3Config};
 use crate::backend::onnx::OnnxConfig;
 use crate::config::MlflowConfig;
 use crate::engine::engine_config::EngineConfig;
@@ -20,6 +20,7 @@ pub fn build_reference_engine(
     mlflow: &MlflowConfig,
     kind: SidecarKind,
     variant: DirVariant,
+    s3: &S3Config,
 ) -> anyhow::Result<ReferenceTarget> {
     let command = match kind {
         SidecarKind::Python => {
@@ -36,6 +37,7 @@ pub fn build_reference_engine(
     let config = EngineConfig {
         loader: LoaderOptions {
             dir_variant: variant,
+            s3: s3.clone(),
             ..LoaderOptions::default()
         },
         mlflow: Some(pool),

@@ -12,7 +12,6 @@ use anyhow::Context;
 
 use crate::artifact::checksum::{path_checksum, DirVariant};
 use crate::config::Config;
-use crate::config::MlflowConfig;
 use crate::target::mysql::MysqlTarget;
 use crate::runner::junit::write_junit;
 use crate::runner::{discover, run_cases, Case, ChecksumFn, Requirements, RunnerConfig};
@@ -81,7 +80,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     config.checksum = make_checksum(&args);
     config.progress = true;
 
-    let (target, capabilities) = make_target(&args, &mlflow, sidecar)?;
+    let (target, capabilities) = make_target(&args, &config_file, sidecar)?;
     if let Some(reason) = capabilities.models_unmet {
         config.requirements.unmet("models", &reason);
     }
@@ -137,7 +136,7 @@ pub struct TargetCapabilities {
 /// `mysql://USER[:PASS]@HOST:PORT[/DB]`, whose model support is probed.
 pub fn make_target(
     args: &RunArgs,
-    mlflow: &MlflowConfig,
+    config: &Config,
     sidecar: SidecarKind,
 ) -> anyhow::Result<(Arc<dyn Target>, TargetCapabilities)> {
     if args.target == "reference" {
@@ -146,7 +145,9 @@ pub fn make_target(
             models_unmet: None,
             tidb_unmet: None,
         };
-        let engine = build_reference_engine(&args.sidecar, mlflow, sidecar, args.checksum_variant)?;
+        let mlflow = args.sidecar.mlflow_settings(&config.model_mlflow);
+        let engine =
+            build_reference_engine(&args.sidecar, &mlflow, sidecar, args.checksum_variant, &config.s3)?;
         return Ok((Arc::new(engine), capabilities));
     }
     if args.target.starts_with("mysql://") {

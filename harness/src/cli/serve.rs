@@ -60,7 +60,7 @@ pub fn build_engine(args: &SidecarArgs) -> anyhow::Result<ServedEngine> {
     };
     let mlflow = args.mlflow_settings(&config.model_mlflow);
     let sidecar = args.resolved_kind(&mlflow);
-    let target = Arc::new(build_reference_engine(args, &mlflow, sidecar, DirVariant::Manifest)?);
+    let target = Arc::new(build_reference_engine(args, &mlflow, sidecar, DirVariant::Manifest, &config.s3)?);
     Ok(ServedEngine {
         target,
         sidecar,
