@@ -53,20 +53,23 @@ pub fn lex(sql: &str) -> EngineResult<Vec<Lexeme>> {
                 format!("You have an error in your SQL syntax; {e}"),
             )
         })?;
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
+    // Token locations are (line, column) in characters. One pass records
+    // the byte offset of every character and the first character of every
+    // line, so each lookup is O(1) and lexing stays linear in the length.
+    let mut char_starts = Vec::with_capacity(sql.len());
+    let mut line_first_chars = vec![0usize];
+    for (index, (byte, c)) in sql.char_indices().enumerate() {
+        char_starts.push(byte);
+        if c == '\n' {
+            line_first_chars.push(index + 1);
+        }
+    }
     let offset = |line: u64, column: u64| -> usize {
-        let Some(&line_start) = line_starts.get(line.saturating_sub(1) as usize) else {
+        let Some(&first) = line_first_chars.get(line.saturating_sub(1) as usize) else {
             return sql.len();
         };
-        let rest = &sql[line_start..];
-        let chars = column.saturating_sub(1) as usize;
-        line_start
-            + rest
-                .char_indices()
-                .nth(chars)
-                .map_or(rest.len(), |(i, _)| i)
+        let index = first + column.saturating_sub(1) as usize;
+        char_starts.get(index).copied().unwrap_or(sql.len())
     };
     let mut out = Vec::new();
     for t in tokens {
