@@ -253,7 +253,7 @@ fn requirements(sidecar: SidecarKind, fixtures_dir: Option<&Path>) -> Requiremen
         Some(_) => requirements.met("models"),
         None => requirements.unmet(
             "models",
-            "no fixtures directory found; pass --fixtures-dir DIR",
+            "no local fixtures directory found above the case paths; pass --local-fixtures-dir DIR",
         ),
     };
     requirements

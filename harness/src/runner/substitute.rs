@@ -20,7 +20,7 @@ use super::config::RunnerConfig;
 pub enum SubstituteError {
     /// Occurs when `${FIXTURES_DIR}` or `${CHECKSUM:...}` is used and no
     /// fixtures directory is configured.
-    #[error("{placeholder} is used but no fixtures directory was found; pass --fixtures-dir DIR")]
+    #[error("{placeholder} is used but no fixtures directory was found; pass --local-fixtures-dir DIR")]
     NoFixturesDir {
         /// The placeholder as written.
         placeholder: String,
@@ -155,7 +155,7 @@ mod tests {
             matches!(err, SubstituteError::NoFixturesDir { .. }),
             "{err}"
         );
-        assert!(err.to_string().contains("--fixtures-dir"));
+        assert!(err.to_string().contains("--local-fixtures-dir"));
     }
 
     #[test]
