@@ -14,18 +14,18 @@ pub struct MlflowBackend {
 }
 
 impl MlflowBackend {
-    /// A backend whose pool starts its workers on first use.
+    /// Creates a backend whose pool starts its workers on first use.
     pub fn new(config: PoolConfig) -> Result<MlflowBackend, BackendError> {
         let pool = BlockingPool::new(config).map_err(|err| BackendError::Inference(err.to_string()))?;
         Ok(MlflowBackend { pool })
     }
 
-    /// The pool's counters.
+    /// Returns the pool's counters.
     pub fn pool_stats(&self) -> PoolStats {
         self.pool.stats()
     }
 
-    /// The pool, for cache statistics and shutdown.
+    /// Returns the pool, for cache statistics and shutdown.
     pub fn pool(&self) -> &BlockingPool {
         &self.pool
     }
@@ -43,7 +43,7 @@ impl ModelBackend for MlflowBackend {
     fn infer_batch(&self, model: &ModelRef, batch: &Batch) -> Result<Batch, BackendError> {
         let context = |err: ClientError| {
             // The SQL error carries the cause without the sidecar's stderr,
-            // which holds timestamps; the stderr tail goes to the log.
+            // because stderr contains timestamps. The stderr tail is logged.
             if let ClientError::Died { stderr, .. } | ClientError::Start { stderr, .. } = &err {
                 tracing::warn!(model = %model.name, version = model.version, "sidecar stderr: {}", stderr.join(" | "));
             }

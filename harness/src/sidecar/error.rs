@@ -6,8 +6,8 @@ use sidecar_protocol::ErrorCode;
 
 use crate::duration::format_go_duration;
 
-/// A failed sidecar call. Each variant says whether the worker survived
-/// through [`ClientError::kills_worker`].
+/// A failed sidecar call. [`ClientError::kills_worker`] tells whether the
+/// worker survived it.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -16,7 +16,7 @@ pub enum ClientError {
     Start {
         /// The command line that was run.
         command: String,
-        /// What went wrong.
+        /// The cause.
         reason: String,
         /// Last lines of the sidecar's standard error.
         stderr: Vec<String>,
@@ -31,7 +31,7 @@ pub enum ClientError {
         timeout: Duration,
     },
 
-    /// The sidecar answered with an error frame.
+    /// The sidecar sent an error response.
     #[error("sidecar {code}: {message}")]
     Remote {
         /// Protocol error code.
