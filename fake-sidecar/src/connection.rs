@@ -23,7 +23,7 @@ use crate::predict::{self, PredictRequest};
 use crate::server::State;
 use crate::shutdown::Shutdown;
 
-/// What the connection does after sending a response.
+/// Next step of the connection after sending a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum After {
     /// Read the next request.

@@ -101,7 +101,7 @@ pub enum Privilege {
     SystemVariablesAdmin,
 }
 
-/// Where a GRANT or REVOKE applies.
+/// Level a GRANT or REVOKE applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantLevel {
     /// `*.*`.

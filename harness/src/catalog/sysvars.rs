@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::errors::{SqlWarning, SysVarError};
 use crate::duration::parse_go_duration;
 
-/// Where a variable lives.
+/// Scope of a variable: global, session, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VarScope {
     /// Only `SET GLOBAL`/`@@global.x`.

@@ -121,14 +121,14 @@ pub fn run_with_target(
     Ok(if summary.success() { 0 } else { 1 })
 }
 
-/// What the run learned about its target.
+/// Capabilities of the run's target, found by its probe.
 #[derive(Debug, Default)]
 pub struct TargetCapabilities {
     /// The embedded reference engine (which runs the sidecars itself).
     pub reference: bool,
-    /// Why model cases cannot run, when they cannot.
+    /// Reason model cases cannot run, when they cannot.
     pub models_unmet: Option<String>,
-    /// Why cases of TiDB-only SQL cannot run, when they cannot.
+    /// Reason cases of TiDB-only SQL cannot run, when they cannot.
     pub tidb_unmet: Option<String>,
 }
 

@@ -226,7 +226,7 @@ pub enum Expr {
     },
 }
 
-/// What evaluation needs besides the rows.
+/// Inputs of evaluation besides the rows.
 #[derive(Debug, Clone)]
 pub struct EvalContext {
     /// Statement time in the session time zone (for `NOW()`).

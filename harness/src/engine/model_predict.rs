@@ -2,9 +2,9 @@
 //! versions at the statement's read ts, and batch inference.
 //!
 //! A statement finds its model calls in the text before it takes the
-//! store lock, checks the switch and the EXECUTE MODEL privilege for each,
-//! then resolves every model once at the read ts (the AS OF ts, or the
-//! statement start) and fetches its artifact. Evaluation sends each batch
+//! store lock, and checks the switch and the EXECUTE MODEL privilege for
+//! each. It then resolves every model once at the read ts (the AS OF ts,
+//! or the statement start) and fetches its artifact. Evaluation sends each batch
 //! of rows to the backend in calls of at most `tidb_model_max_batch_size`
 //! rows; rows with a NULL input under `RETURN_NULL` are not sent.
 //!
@@ -74,7 +74,7 @@ pub struct PreparedModel {
     pub name: String,
     /// The model row and the version in force.
     pub resolved: ResolvedModel,
-    /// What the backend needs.
+    /// Backend inputs.
     pub model_ref: ModelRef,
     /// Runtime counters for EXPLAIN ANALYZE.
     pub stats: Mutex<ModelStats>,

@@ -12,7 +12,7 @@ use crate::backend::{BackendError, Batch, ModelBackend, ModelRef};
 use crate::sidecar::pool::DEFAULT_MAX_BATCH_SIZE;
 use crate::sidecar::{PoolConfig, SidecarCommand};
 
-/// Where the runner finds its programs and fixtures.
+/// Locations of the programs and fixtures the runner uses.
 #[derive(Debug, Clone)]
 pub struct FaultRunOptions {
     /// The `fake-sidecar` binary.
