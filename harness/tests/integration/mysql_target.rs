@@ -4,7 +4,7 @@
 //! `support::mariadb` for why). MariaDB must be installed. Without it the
 //! test fails with the install command.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 

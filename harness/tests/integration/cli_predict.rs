@@ -1,6 +1,6 @@
 //! `harness predict` end to end: the binary, a real sidecar, CSV in and out.
 
-mod support;
+use crate::support;
 
 use assert_cmd::Command;
 

@@ -1,7 +1,7 @@
 //! Transcripts: recorded from the real Python sidecar, replayed by the
 //! fake sidecar (`--replay`) and re-sent by `harness replay`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

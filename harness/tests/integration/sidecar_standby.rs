@@ -2,7 +2,7 @@
 //! against the real fake-sidecar binary and the real Python sidecar.
 //! Replacement time is measured by `harness bench`, not asserted here.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

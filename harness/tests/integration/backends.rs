@@ -2,7 +2,7 @@
 //! twins of churn_linear agree bit for bit, and errors carry the model and
 //! version.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! messages. Conformance results depend on this, because statement errors
 //! carry the sidecar's message.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

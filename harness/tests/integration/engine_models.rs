@@ -2,7 +2,7 @@
 //! with batching, hybrid plans, EXPLAIN and the model system tables, run
 //! against the real fixtures, the fake sidecar and the Python sidecar.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;

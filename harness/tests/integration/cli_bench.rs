@@ -2,7 +2,7 @@
 //! figure and ratio is present in the JSON. It runs the real sidecars,
 //! `mlflow models serve` and bench/inprocess.py, so it needs the venv.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -1,7 +1,7 @@
 //! The batching client against the real fake-sidecar binary and the real
 //! Python sidecar, over real Unix sockets.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Runs every case under cases/faults/ against the real fake-sidecar
 //! binary through the real batching client, one test per case file.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

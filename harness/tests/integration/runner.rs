@@ -2,7 +2,7 @@
 //! suite to a temporary directory, runs it and checks the verdict and the
 //! report text.
 
-mod runner_support;
+use crate::runner_support;
 
 use std::path::{Path, PathBuf};
 

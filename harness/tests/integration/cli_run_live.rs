@@ -2,7 +2,7 @@
 //! server: standard SQL passes, model and TiDB-only cases are skipped with
 //! the probe's reason, and a wrong expectation still fails.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Socket path rules of docs/protocol.md sections 1.1 and 1.2, checked on
 //! both the fake sidecar binary and the Python sidecar.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixStream;
