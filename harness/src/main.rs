@@ -38,9 +38,21 @@ enum Command {
     Bench(cli::bench::BenchArgs),
 }
 
+/// The log filter when `RUST_LOG` is unset. `serve` logs each connection
+/// and its start and stop; `run` logs only errors, because its fault and
+/// timeout cases kill sidecar workers on purpose and the report already
+/// shows every unexpected outcome.
+fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Serve(_) => "warn,harness=info",
+        Command::Run(_) => "error",
+        _ => "warn",
+    }
+}
+
 fn main() -> ExitCode {
-    cli::init_logging();
     let cli = Cli::parse();
+    cli::init_logging(default_log_filter(&cli.command));
     let result = match cli.command {
         Command::Predict(args) => cli::predict::run(args),
         Command::Checksum(args) => cli::checksum::run(args),

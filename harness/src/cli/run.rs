@@ -81,6 +81,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     config.progress = true;
 
     let (target, capabilities) = make_target(&args, &config_file, sidecar)?;
+    let sidecar_note = if capabilities.reference {
+        format!("{} sidecar", sidecar_name(sidecar))
+    } else {
+        "model cases on the server's own sidecar, fault cases on the local fake".to_string()
+    };
     if let Some(reason) = capabilities.models_unmet {
         config.requirements.unmet("models", &reason);
     }
@@ -94,7 +99,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         std::path::absolute(dir).unwrap_or_else(|_| dir.clone())
     });
     let junit = args.junit.clone();
-    eprintln!("harness run: target {}, {} sidecar, {} case files", target.name(), sidecar_name(sidecar), cases.len());
+    eprintln!("harness run: target {}, {sidecar_note}, {} case files", target.name(), cases.len());
     run_with_target(target, &config, &cases, junit.as_deref())
 }
 
