@@ -76,3 +76,35 @@ fn live_mariadb_runs_portable_cases() {
     run_checks(&[("portable cases pass", &passes), ("a wrong row fails", &wrong_expectation_fails)]);
     server.stop();
 }
+
+#[test]
+fn live_mariadb_runs_the_whole_suite() {
+    let mut server = MariaDb::start();
+    let output = Command::cargo_bin("harness")
+        .unwrap()
+        .current_dir(support::repo_root())
+        .args(["run", "--sidecar", "fake", "--target", &server.url("")])
+        .args(["integrationtest", "cases"])
+        .output()
+        .unwrap();
+    server.stop();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let summary = stdout.lines().last().unwrap_or_default();
+    let counts: Vec<usize> = summary.split([' ', ',']).filter_map(|word| word.parse().ok()).collect();
+    assert_eq!(counts.len(), 3, "no summary line: {stdout}");
+    let (passed, failed, skipped) = (counts[0], counts[1], counts[2]);
+    assert!(passed >= 5, "the standard-SQL cases should pass: {stdout}");
+    assert_eq!(failed, 0, "{stdout}");
+    assert!(skipped > 0, "the model cases should be skipped: {stdout}");
+    // One line per skipped case, each with a reason; the model cases give
+    // the probe's.
+    let skip_lines: Vec<&str> = stdout.lines().filter(|line| line.starts_with("skipped ")).collect();
+    assert_eq!(skip_lines.len(), skipped, "{stdout}");
+    assert!(skip_lines.iter().all(|line| line.split_once(": ").is_some_and(|(_, why)| !why.is_empty())), "{stdout}");
+    assert!(
+        skip_lines.iter().any(|line| line.contains("does not support model statements")),
+        "{stdout}"
+    );
+}

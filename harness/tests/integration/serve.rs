@@ -680,3 +680,43 @@ fn connection_over_limit_gets_1040() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Runs `harness run` over the repository's suites with `target_args`,
+/// and returns the exit status and stdout.
+fn run_suite(target_args: &[&str]) -> (Option<i32>, String) {
+    let root = crate::support::repo_root();
+    let output = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(&root)
+        .args(["run", "--sidecar", "fake"])
+        .args(target_args)
+        .args(["integrationtest", "cases"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The summary line's counts: passed, failed, skipped.
+fn summary_counts(stdout: &str) -> (usize, usize, usize) {
+    let line = stdout.lines().last().unwrap_or_default();
+    let numbers: Vec<usize> = line
+        .split([' ', ','])
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 3, "no summary line at the end of:\n{stdout}");
+    (numbers[0], numbers[1], numbers[2])
+}
+
+#[test]
+fn whole_suite_through_serve_matches_the_reference_target() {
+    let (code, reference) = run_suite(&[]);
+    assert_eq!(code, Some(0), "{reference}");
+    let (passed, failed, skipped) = summary_counts(&reference);
+    assert!(passed > 0 && failed == 0 && skipped == 0, "{reference}");
+
+    let server = ServeProcess::start(&[]);
+    let url = format!("mysql://root@127.0.0.1:{}", server.port);
+    let (code, served) = run_suite(&["--target", &url]);
+    assert_eq!(code, Some(0), "{served}\nserver log:\n{}", server.stderr());
+    assert_eq!(summary_counts(&served), (passed, 0, 0), "{served}");
+}
