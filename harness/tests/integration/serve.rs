@@ -217,6 +217,35 @@ fn mysql_async_tracks_transactions() {
 }
 
 #[test]
+fn accounts_created_over_sql_log_in_with_their_password() {
+    let server = ServeProcess::start(&[]);
+    runtime().block_on(async {
+        let mut root = Conn::new(opts(server.port, "root", "", Some("test"))).await.unwrap();
+        root.query_drop("CREATE USER 'alice'@'%' IDENTIFIED BY 's3cret'").await.unwrap();
+        root.query_drop("CREATE TABLE t (id INT)").await.unwrap();
+
+        let mut alice = Conn::new(opts(server.port, "alice", "s3cret", None)).await.unwrap();
+        let user: Option<String> = alice.query_first("SELECT CURRENT_USER()").await.unwrap();
+        assert_eq!(user.as_deref(), Some("alice@%"));
+        // The session runs as alice, with alice's privileges.
+        let (code, _, message) = server_error(&mut alice, "SELECT * FROM test.t").await;
+        assert_eq!(code, 1142, "{message}");
+        alice.disconnect().await.unwrap();
+
+        let err = Conn::new(opts(server.port, "alice", "wrong", None)).await.unwrap_err();
+        let mysql_async::Error::Server(err) = err else {
+            panic!("expected a server error, got {err:?}");
+        };
+        assert_eq!(err.message, "Access denied for user 'alice'@'127.0.0.1' (using password: YES)");
+
+        root.query_drop("SET PASSWORD FOR 'alice'@'%' = 'next'").await.unwrap();
+        assert!(Conn::new(opts(server.port, "alice", "s3cret", None)).await.is_err());
+        Conn::new(opts(server.port, "alice", "next", None)).await.unwrap().disconnect().await.unwrap();
+        root.disconnect().await.unwrap();
+    });
+}
+
+#[test]
 fn login_errors_reach_the_client() {
     let server = ServeProcess::start(&[]);
     runtime().block_on(async {
