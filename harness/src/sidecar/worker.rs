@@ -439,11 +439,14 @@ impl Worker {
         if !self.has_exited() {
             let id = self.next_id();
             let request = Request::Shutdown { id };
-            let _ = self
+            let answered = self
                 .call(&request, Bytes::new(), SHUTDOWN_GRACE, "-")
-                .await;
+                .await
+                .is_ok();
+            // A sidecar that did not answer is not going to exit on its
+            // own; waiting for it would only delay the kill.
             let deadline = Instant::now() + SHUTDOWN_GRACE;
-            while Instant::now() < deadline && !self.has_exited() {
+            while answered && Instant::now() < deadline && !self.has_exited() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
