@@ -99,7 +99,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         std::path::absolute(dir).unwrap_or_else(|_| dir.clone())
     });
     let junit = args.junit.clone();
-    eprintln!("harness run: target {}, {sidecar_note}, {} case files", target.name(), cases.len());
+    let files = if cases.len() == 1 { "case file" } else { "case files" };
+    eprintln!("harness run: target {}, {sidecar_note}, {} {files}", target.name(), cases.len());
     run_with_target(target, &config, &cases, junit.as_deref())
 }
 
