@@ -189,6 +189,14 @@ fn read_mlmodel(dir: &Path) -> Result<Yaml, MlmodelError> {
             };
             return Err(fail(MlmodelRule::MissingMlmodel, reason));
         }
+        Err(_) if dir.is_file() => {
+            return Err(fail(
+                MlmodelRule::MissingMlmodel,
+                "the location is a file; an MLflow model is a directory holding an MLmodel file \
+                 (a single .onnx file is loaded with USING ONNX)"
+                    .to_string(),
+            ))
+        }
         Err(err) => {
             return Err(fail(
                 MlmodelRule::MissingMlmodel,

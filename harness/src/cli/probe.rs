@@ -51,7 +51,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<u8> {
         (Some(path), _) => read_hex_file(path)?,
         (None, Some(header)) => {
             serde_json::from_str::<serde_json::Value>(header)
-                .with_context(|| format!("--json {header:?} is not valid JSON"))?;
+                .with_context(|| format!("--json {} is not valid JSON", excerpt(header)))?;
             let values = match &args.payload_f32 {
                 Some(csv) => parse_f32_list(csv)?,
                 None => Vec::new(),
@@ -186,5 +186,14 @@ mod tests {
     fn hex_rejects_non_digit() {
         let err = parse_hex("5z").unwrap_err().to_string();
         assert!(err.contains("'z'"), "{err}");
+    }
+}
+
+/// The start of a long argument, quoted, for an error message.
+fn excerpt(text: &str) -> String {
+    const LIMIT: usize = 120;
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &text[..cut], text.len()),
+        None => format!("{text:?}"),
     }
 }

@@ -152,6 +152,15 @@ fn missing_directory_is_reported() {
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
 
+#[test]
+fn a_file_is_not_a_model_directory() {
+    let onnx = crate::support::repo_root().join("fixtures/onnx/churn_linear.onnx");
+    let err = inspect_mlmodel(&onnx).expect_err("a file is not a directory");
+    assert_eq!(err.rule, MlmodelRule::MissingMlmodel);
+    assert!(err.to_string().contains("the location is a file"), "{err}");
+    assert!(err.to_string().contains("USING ONNX"), "{err}");
+}
+
 fn write_mlmodel(signature: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = format!(

@@ -122,6 +122,14 @@ fn invalid_message(result: Result<harness::backend::ModelIo, BackendError>) -> S
 }
 
 #[test]
+fn a_directory_is_not_an_onnx_model() {
+    let dir = repo_root().join("fixtures/mlflow/churn");
+    let message = invalid_message(inspect_file(&dir));
+    assert!(message.contains("the location is a directory"), "{message}");
+    assert!(message.contains("USING MLFLOW"), "{message}");
+}
+
+#[test]
 fn inspect_churn_linear() {
     let io = inspect_file(&fixture("churn_linear.onnx")).unwrap();
     let inputs: Vec<(&str, &str)> = io

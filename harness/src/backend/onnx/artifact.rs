@@ -70,6 +70,14 @@ fn invalid(path: &Path, message: String) -> BackendError {
 }
 
 fn read_proto(path: &Path) -> Result<pb::ModelProto, BackendError> {
+    if path.is_dir() {
+        return Err(invalid(
+            path,
+            "the location is a directory; an ONNX model is a single .onnx file \
+             (an MLflow model directory is loaded with USING MLFLOW)"
+                .into(),
+        ));
+    }
     let file = std::fs::File::open(path)
         .map_err(|err| invalid(path, format!("cannot open the file: {err}")))?;
     let size = file
