@@ -725,27 +725,16 @@ fn run_suite(target_args: &[&str]) -> (Option<i32>, String) {
     (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// The summary line's counts: passed, failed, skipped.
-fn summary_counts(stdout: &str) -> (usize, usize, usize) {
-    let line = stdout.lines().last().unwrap_or_default();
-    let numbers: Vec<usize> = line
-        .split([' ', ','])
-        .filter_map(|word| word.parse().ok())
-        .collect();
-    assert_eq!(numbers.len(), 3, "no summary line at the end of:\n{stdout}");
-    (numbers[0], numbers[1], numbers[2])
-}
-
 #[test]
 fn whole_suite_through_serve_matches_the_reference_target() {
     let (code, reference) = run_suite(&[]);
     assert_eq!(code, Some(0), "{reference}");
-    let (passed, failed, skipped) = summary_counts(&reference);
+    let (passed, failed, skipped) = crate::support::summary_counts(&reference);
     assert!(passed > 0 && failed == 0 && skipped == 0, "{reference}");
 
     let server = ServeProcess::start(&[]);
     let url = format!("mysql://root@127.0.0.1:{}", server.port);
     let (code, served) = run_suite(&["--target", &url]);
     assert_eq!(code, Some(0), "{served}\nserver log:\n{}", server.stderr());
-    assert_eq!(summary_counts(&served), (passed, 0, 0), "{served}");
+    assert_eq!(crate::support::summary_counts(&served), (passed, 0, 0), "{served}");
 }

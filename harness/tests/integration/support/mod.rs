@@ -172,3 +172,15 @@ pub fn assert_same_bits(left: &[f32], right: &[f32], what: &str) {
         );
     }
 }
+
+/// The counts of `harness run`'s last line, `N passed, N failed, N
+/// skipped`: passed, failed and skipped.
+pub fn summary_counts(stdout: &str) -> (usize, usize, usize) {
+    let line = stdout.lines().last().unwrap_or_default();
+    let numbers: Vec<usize> = line
+        .split([' ', ','])
+        .filter_map(|word| word.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 3, "no summary line at the end of:\n{stdout}");
+    (numbers[0], numbers[1], numbers[2])
+}
