@@ -492,7 +492,7 @@ fn placeholders_expand_in_sql_not_in_echo() {
     // Without a fixtures directory the case fails and names the flag to pass.
     let (summary, out) = suite.run(&target, &RunnerConfig::new());
     assert_eq!(summary.failed.len(), 1);
-    assert!(out.contains("--fixtures-dir"), "{out}");
+    assert!(out.contains("--local-fixtures-dir"), "{out}");
 }
 
 #[test]
