@@ -451,11 +451,15 @@ impl Session {
         // locked, because the checks read shared state themselves.
         let model_calls = model_predict::scan_calls(&rewritten, self.database.as_deref())?;
         let model_calls = model_predict::check_access(self, model_calls)?;
+        let model_settings = super::model_access::model_settings(self);
 
         // Resolve the read timestamp.
         let store_handle = self.store.clone();
         let mut store = store_handle.lock().unwrap_or_else(|p| p.into_inner());
         let statement_ts = store.tick();
+        if let Some(runtime) = &store.models.runtime {
+            super::model_cache::apply_settings(runtime, &model_settings, statement_ts);
+        }
         let mut read_ts = statement_ts;
         let mut read_only = false;
         let mut stale = false;

@@ -434,6 +434,9 @@ fn validate_artifact(
             runtime
                 .onnx
                 .set_allow_nondeterministic(settings.allow_nondeterministic);
+            runtime
+                .onnx
+                .set_allow_custom_ops(settings.enable_custom_ops);
             let io = crate::backend::ModelBackend::inspect_io(&runtime.onnx, path)
                 .map_err(|err| fail(err.to_string()))?;
             check_io_names(&format!("'{db}.{name}'"), &io, inputs, outputs)

@@ -23,7 +23,7 @@ use crate::artifact::ArtifactKind;
 use crate::backend::{Batch, ModelEngine, ModelRef};
 use crate::catalog::{ModelSettings, NullBehavior, Privilege, ResolvedModel};
 
-use super::engine_config::{CacheUsage, ModelRuntime};
+use super::engine_config::ModelRuntime;
 use super::error::{self, EngineResult};
 use super::expr::{EvalContext, Expr};
 use super::model_access;
@@ -498,7 +498,7 @@ pub fn evaluate(
             rows: chunk.len(),
             values: values[offset * width..(offset + chunk.len()) * width].to_vec(),
         };
-        let hit = record_cache_use(runtime, prepared, context.statement_ts);
+        let hit = super::model_cache::record_use(runtime, prepared, context.statement_ts);
         let started = Instant::now();
         let result = backend.infer_batch(&model_ref, &batch);
         let elapsed = started.elapsed();
@@ -640,41 +640,6 @@ fn outputs_json(names: &[String], values: &[f32]) -> String {
     }
     text.push('}');
     text
-}
-
-/// Counts a backend call in the cache statistics; returns whether the
-/// backend had the model loaded already.
-fn record_cache_use(runtime: &ModelRuntime, prepared: &PreparedModel, now: u64) -> bool {
-    let engine = prepared.engine();
-    let checksum = prepared.model_ref.checksum.clone();
-    let mut usage = runtime
-        .cache_usage
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let loaded = match engine {
-        ModelEngine::Onnx => runtime.onnx.cached_checksums().contains(&checksum),
-        ModelEngine::Mlflow => usage.contains_key(&(engine, checksum.clone())),
-    };
-    let entry = usage.entry((engine, checksum)).or_insert(CacheUsage {
-        model_schema: prepared.db.clone(),
-        model_name: prepared.name.clone(),
-        version: prepared.version(),
-        hits: 0,
-        misses: 0,
-        load_time: now,
-        last_used_time: now,
-    });
-    if loaded {
-        entry.hits += 1;
-    } else {
-        entry.misses += 1;
-        entry.load_time = now;
-    }
-    entry.model_schema = prepared.db.clone();
-    entry.model_name = prepared.name.clone();
-    entry.version = prepared.version();
-    entry.last_used_time = now;
-    loaded
 }
 
 #[cfg(test)]
