@@ -526,9 +526,22 @@ impl Session {
         // Before the first schema version no table exists, so reads fail
         // with 1146.
         let catalog = store.catalog_at(read_ts).unwrap_or_default();
+
+        // The statement runs on a view of the store. Reads and statements
+        // that call a model release the store lock first, so a slow model
+        // blocks no other session. Other writes keep it until they commit,
+        // so an autocommit write stays atomic as before.
+        let view = store.view();
+        let calls_model = model_calls.calls_any();
+        let mut held_lock = if is_write && !calls_model {
+            Some(store)
+        } else {
+            drop(store);
+            None
+        };
         let mut eval = self.eval_context(statement_ts, false);
         eval.models = Some(Arc::new(model_predict::prepare(
-            &store,
+            &view,
             model_calls,
             read_ts,
             statement_ts,
@@ -539,7 +552,7 @@ impl Session {
         if !is_write {
             let writes = self.txn.as_ref().map(|t| &t.writes);
             let ctx = ReadContext {
-                store: &store,
+                store: &view,
                 catalog,
                 read_ts,
                 writes,
@@ -577,7 +590,7 @@ impl Session {
             .unwrap_or_default();
         let outcome = {
             let ctx = ReadContext {
-                store: &store,
+                store: &view,
                 catalog,
                 read_ts,
                 writes: None,
@@ -588,11 +601,21 @@ impl Session {
             };
             run_write(&ctx, &mut writes, &statement)?
         };
+        // The view shares table data with the store; dropping it first
+        // spares the commit a copy of every written table.
+        drop(view);
         if in_txn {
             if let Some(txn) = self.txn.as_mut() {
                 txn.writes = writes;
             }
         } else if !writes.is_empty() {
+            // A write that called a model committed nothing while the lock
+            // was released, so a row another session changed meanwhile is
+            // a write conflict (9007), as in TiDB's optimistic mode.
+            let mut store = match held_lock.take() {
+                Some(store) => store,
+                None => store_handle.lock().unwrap_or_else(|p| p.into_inner()),
+            };
             commit_now(&mut store, start_ts, writes)?;
         }
         Ok(outcome)

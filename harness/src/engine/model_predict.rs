@@ -30,7 +30,7 @@ use super::model_access;
 use super::preparse::{self, Lexeme, MODEL_PREDICT_OUTPUT};
 use super::render::render_float;
 use super::session::Session;
-use super::storage::Store;
+use super::storage::StoreView;
 use super::time::TimeZone;
 use super::value::Value;
 
@@ -52,6 +52,13 @@ pub struct ModelCallText {
 pub struct CheckedCalls {
     calls: Vec<ModelCallText>,
     settings: Option<ModelSettings>,
+}
+
+impl CheckedCalls {
+    /// Returns whether the statement calls any model.
+    pub fn calls_any(&self) -> bool {
+        !self.calls.is_empty()
+    }
 }
 
 /// Rows, batches and time one model spent in a statement.
@@ -248,7 +255,7 @@ pub fn check_access(session: &Session, calls: Vec<ModelCallText>) -> EngineResul
 /// Resolves every called model at `read_ts`, checks the calls against the
 /// version's INPUT and OUTPUT lists, and fetches the artifacts.
 pub fn prepare(
-    store: &Store,
+    store: &StoreView,
     checked: CheckedCalls,
     read_ts: u64,
     statement_ts: u64,
@@ -474,9 +481,8 @@ pub fn evaluate(
     }
 
     // Run the sent rows in backend calls of at most max_batch_size rows.
-    // NOTE: the caller holds the store lock during inference, so other
-    // sessions wait, and tidb_model_timeout is not applied (the MLflow
-    // pool's request timeout is).
+    // The statement runs on a store view without the store lock, so other
+    // sessions go on while the backend works.
     let backend = runtime.backend(prepared.engine()).map_err(|cause| {
         error::other(format!(
             "model '{}' version {}: {cause}",

@@ -19,7 +19,7 @@ use crate::catalog::ModelCacheRow;
 use crate::target::ColumnType;
 
 use super::schema::{ColumnDef, ColumnDefault, TableDef};
-use super::storage::{Row, Store};
+use super::storage::{Row, StoreView};
 use super::time::TimeZone;
 use super::value::{SqlType, Value};
 
@@ -80,7 +80,7 @@ pub fn is_system_table(table: &TableDef) -> bool {
 /// The rows of a model system table at `read_ts`, or `None` for other
 /// tables.
 pub fn scan(
-    store: &Store,
+    store: &StoreView,
     table: &TableDef,
     read_ts: u64,
     time_zone: &TimeZone,
@@ -119,7 +119,7 @@ fn to_value(value: &SystemValue, time_zone: &TimeZone) -> Value {
 /// One row per model the backends have loaded: ONNX entries still in the
 /// backend's cache, and every MLflow model sent to the sidecar pool. Hits
 /// and misses count backend calls.
-fn cache_rows(store: &Store) -> Vec<ModelCacheRow> {
+fn cache_rows(store: &StoreView) -> Vec<ModelCacheRow> {
     let Some(runtime) = &store.models.runtime else {
         return Vec::new();
     };
