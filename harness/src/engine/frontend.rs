@@ -42,19 +42,29 @@ fn text_rows(name: &str, values: Vec<String>) -> Outcome {
     })
 }
 
-/// Maps a sqlparser error to TiDB's 1064 message form.
+/// Maps a sqlparser error to TiDB's 1064 message form, at the token whose
+/// 1-based line and column sqlparser reports.
 fn parse_error(sql: &str, error: sqlparser::parser::ParserError) -> error::SqlError {
     let message = error.to_string();
-    let near = message
-        .rsplit_once("Column: ")
-        .and_then(|(_, column)| column.trim().parse::<usize>().ok())
-        .and_then(|column| {
-            sql.char_indices()
-                .nth(column.saturating_sub(1))
-                .map(|(i, _)| &sql[i..])
-        })
-        .unwrap_or(sql);
-    error::syntax(near)
+    let position = message.rsplit_once("Line: ").and_then(|(_, tail)| {
+        let (line, column) = tail.split_once(", Column: ")?;
+        let line = line.trim().parse::<usize>().ok()?;
+        let column = column.trim().parse::<usize>().ok()?;
+        Some((line, column))
+    });
+    let Some((line, column)) = position else {
+        return error::syntax_at(sql, sql.len());
+    };
+    let line_start = sql
+        .match_indices('\n')
+        .nth(line.saturating_sub(2))
+        .filter(|_| line > 1)
+        .map_or(0, |(i, _)| i + 1);
+    let offset = sql[line_start..]
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(sql.len(), |(i, _)| line_start + i);
+    error::syntax_at(sql, offset)
 }
 
 fn unquote(name: &str) -> String {
@@ -73,7 +83,9 @@ impl Session {
             }
         }
         self.statement_warnings.clear();
-        let result = self.execute_statement(trimmed);
+        let result = self
+            .execute_statement(trimmed)
+            .map_err(|err| error::locate_syntax_error(trimmed, err));
         self.finish_statement(&result);
         result
     }

@@ -69,9 +69,6 @@ pub fn lookup(db: &str, table: &str) -> Option<Arc<TableDef>> {
     }))
 }
 
-// NOTE: INSERT, UPDATE and DELETE on these tables are not rejected; their
-// writes go to an unused storage id and scans never show them.
-
 /// Whether a table definition is a model system table.
 pub fn is_system_table(table: &TableDef) -> bool {
     table.id >= FIRST_ID && table.id < FIRST_ID + TABLES.len() as u64
