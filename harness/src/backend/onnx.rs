@@ -8,6 +8,7 @@
 
 mod artifact;
 mod cache;
+mod custom_ops;
 mod determinism;
 
 use std::num::NonZeroUsize;
@@ -21,6 +22,7 @@ use crate::backend::{BackendError, Batch, ModelBackend, ModelEngine, ModelIo, Mo
 
 pub use artifact::{IoShape, FLOAT32, MAX_MODEL_BYTES};
 pub use cache::CacheStats;
+pub use custom_ops::{CustomOpNode, STANDARD_DOMAINS};
 pub use determinism::{NondeterministicNode, RANDOM_OPS};
 
 use artifact::Artifact;
@@ -37,6 +39,9 @@ pub struct OnnxConfig {
     /// Whether models with random operators may load
     /// (`tidb_model_allow_nondeterministic`).
     pub allow_nondeterministic: bool,
+    /// Whether models with operators outside the standard ONNX domains may
+    /// load (`tidb_enable_model_custom_ops`).
+    pub allow_custom_ops: bool,
 }
 
 /// Default of [`OnnxConfig::cache_capacity`].
@@ -50,6 +55,7 @@ impl Default for OnnxConfig {
         OnnxConfig {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             allow_nondeterministic: false,
+            allow_custom_ops: false,
         }
     }
 }
@@ -67,6 +73,7 @@ pub fn inspect_file(path: &Path) -> Result<ModelIo, BackendError> {
     let nondeterministic = determinism::find_nondeterministic(&artifact.proto);
     check_nondeterministic(&nondeterministic, false)
         .map_err(|message| invalid_file(path, message))?;
+    check_custom_ops(&artifact.proto, false).map_err(|message| invalid_file(path, message))?;
     Ok(artifact.io)
 }
 
@@ -81,6 +88,7 @@ struct LoadedModel {
 /// The ONNX backend: compiles models with tract and caches them by checksum.
 pub struct OnnxBackend {
     allow_nondeterministic: AtomicBool,
+    allow_custom_ops: AtomicBool,
     cache: ModelCache<LoadedModel>,
 }
 
@@ -95,6 +103,7 @@ impl OnnxBackend {
     pub fn new(config: OnnxConfig) -> OnnxBackend {
         OnnxBackend {
             allow_nondeterministic: AtomicBool::new(config.allow_nondeterministic),
+            allow_custom_ops: AtomicBool::new(config.allow_custom_ops),
             cache: ModelCache::new(config.cache_capacity),
         }
     }
@@ -111,10 +120,29 @@ impl OnnxBackend {
         self.allow_nondeterministic.load(Ordering::Relaxed)
     }
 
+    /// Sets whether models with custom operators may load, as
+    /// `SET GLOBAL tidb_enable_model_custom_ops` does. The check runs when a
+    /// model loads, so models already compiled stay cached.
+    pub fn set_allow_custom_ops(&self, allow: bool) {
+        self.allow_custom_ops.store(allow, Ordering::Relaxed);
+    }
+
+    /// Returns whether models with custom operators may load.
+    pub fn allow_custom_ops(&self) -> bool {
+        self.allow_custom_ops.load(Ordering::Relaxed)
+    }
+
     /// Changes the cache capacity, as `SET GLOBAL tidb_model_cache_capacity`
     /// does, evicting the least recently used models that no longer fit.
-    pub fn set_cache_capacity(&self, capacity: NonZeroUsize) {
+    /// Capacity 0 keeps no compiled model, so every call compiles again.
+    pub fn set_cache_capacity(&self, capacity: usize) {
         self.cache.resize(capacity);
+    }
+
+    /// Drops the compiled model of `checksum` from the cache, as an
+    /// expired `tidb_model_cache_ttl` does; returns whether it was cached.
+    pub fn evict(&self, checksum: &str) -> bool {
+        self.cache.remove(checksum)
     }
 
     /// Returns the cache counters and size.
@@ -134,8 +162,12 @@ impl OnnxBackend {
         }
 
         let started = std::time::Instant::now();
-        let loaded = load_model(&model.path, self.allow_nondeterministic())
-            .map_err(|err| with_model(model, err))?;
+        let loaded = load_model(
+            &model.path,
+            self.allow_nondeterministic(),
+            self.allow_custom_ops(),
+        )
+        .map_err(|err| with_model(model, err))?;
         let loaded = Arc::new(loaded);
         tracing::debug!(
             model = %model.name,
@@ -158,7 +190,12 @@ impl ModelBackend for OnnxBackend {
     /// nondeterminism setting, then compiles the model with tract so that
     /// unsupported operators are rejected too.
     fn inspect_io(&self, artifact: &Path) -> Result<ModelIo, BackendError> {
-        Ok(load_model(artifact, self.allow_nondeterministic())?.io)
+        Ok(load_model(
+            artifact,
+            self.allow_nondeterministic(),
+            self.allow_custom_ops(),
+        )?
+        .io)
     }
 
     // NOTE: no timeout applies here, because a tract plan cannot be
@@ -176,13 +213,20 @@ impl ModelBackend for OnnxBackend {
     }
 }
 
-/// Reads, checks and compiles a model. The scan for nondeterministic
-/// operators runs on the protobuf before tract compiles anything, and its
-/// findings are kept so later uses can check them against the setting then.
-fn load_model(path: &Path, allow_nondeterministic: bool) -> Result<LoadedModel, BackendError> {
+/// Reads, checks and compiles a model. The scans for nondeterministic and
+/// custom operators run on the protobuf before tract compiles anything.
+/// The nondeterministic findings are kept so later uses can check them
+/// against the setting then.
+fn load_model(
+    path: &Path,
+    allow_nondeterministic: bool,
+    allow_custom_ops: bool,
+) -> Result<LoadedModel, BackendError> {
     let artifact = artifact::read_artifact(path)?;
     let nondeterministic = determinism::find_nondeterministic(&artifact.proto);
     check_nondeterministic(&nondeterministic, allow_nondeterministic)
+        .map_err(|message| invalid_file(path, message))?;
+    check_custom_ops(&artifact.proto, allow_custom_ops)
         .map_err(|message| invalid_file(path, message))?;
 
     let plan = compile(&artifact)
@@ -211,6 +255,27 @@ fn check_nondeterministic(nodes: &[NondeterministicNode], allow: bool) -> Result
             }
         )),
         _ => Ok(()),
+    }
+}
+
+/// Rejects custom operators unless `allow` is set. When they are allowed,
+/// tract still has to implement them, or compiling fails.
+fn check_custom_ops(proto: &tract_onnx::pb::ModelProto, allow: bool) -> Result<(), String> {
+    if allow {
+        return Ok(());
+    }
+    let nodes = custom_ops::find_custom_ops(proto);
+    match nodes.first() {
+        Some(first) => Err(format!(
+            "{first}, outside the standard ONNX domains; models with custom operators \
+             are rejected unless tidb_enable_model_custom_ops is ON{}",
+            if nodes.len() > 1 {
+                format!(" ({} such nodes in total)", nodes.len())
+            } else {
+                String::new()
+            }
+        )),
+        None => Ok(()),
     }
 }
 

@@ -10,6 +10,7 @@
 use sqlparser::ast::{self, Statement};
 
 use crate::catalog::privileges::Privilege;
+use crate::catalog::PrivilegeError;
 
 use super::error::EngineResult;
 use super::server::lock_server;
@@ -33,12 +34,40 @@ impl Session {
         table: &str,
     ) -> EngineResult<()> {
         if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
-            return Ok(());
+            return self.authorize_information_schema(privilege, table);
+        }
+        if super::system_tables::lookup(db, table).is_some() && privilege != Privilege::Select {
+            // NOTE: TiDB stores these as ordinary tables, so root can write
+            // them there. The engine builds them from the model catalog and
+            // has no storage to write to.
+            return Err(super::error::unsupported(format!(
+                "{} on the model system table {db}.{table}; change models with \
+                 CREATE, ALTER and DROP MODEL",
+                privilege.as_str()
+            )));
         }
         lock_server(&self.server)
             .privileges
             .check_table(&self.identity, privilege, db, table)?;
         Ok(())
+    }
+
+    /// Allows SELECT on `INFORMATION_SCHEMA` to every account and denies
+    /// every other table privilege, root included, with 1142. TiDB's
+    /// privilege manager (`RequestVerification`) rejects CREATE, ALTER,
+    /// DROP, INDEX, CREATE VIEW, INSERT, UPDATE and DELETE on its memory
+    /// databases this way.
+    fn authorize_information_schema(&self, privilege: Privilege, table: &str) -> EngineResult<()> {
+        if privilege == Privilege::Select {
+            return Ok(());
+        }
+        Err(PrivilegeError::TableAccessDenied {
+            privilege: privilege.as_str().to_string(),
+            user: self.identity.user.clone(),
+            host: self.identity.host.clone(),
+            table: table.to_lowercase(),
+        }
+        .into())
     }
 
     /// Checks a database privilege (CREATE or DROP DATABASE); 1044 when

@@ -10,7 +10,7 @@ use super::error::{self, EngineResult};
 use super::expr::Expr;
 use super::query::{self, filter_rows, split_conjuncts, ReadContext};
 use super::schema::{ColumnDefault, TableDef};
-use super::storage::{Handle, Row, Store, WriteSet};
+use super::storage::{Handle, Row, StoreView, WriteSet};
 
 use super::time::DateTime;
 use super::value::{group_key, numeric_prefix, SqlType, Value};
@@ -123,7 +123,7 @@ fn primary_key(table: &TableDef, row: &Row) -> Option<(String, String)> {
 
 /// Adds a new row to `writes`, checking NOT NULL and the primary key.
 pub fn insert_row(
-    store: &Store,
+    store: &StoreView,
     read_ts: u64,
     writes: &mut WriteSet,
     table: &TableDef,

@@ -111,8 +111,8 @@ impl ModelRuntime {
 }
 
 /// Model state kept in the store: the catalog, the runtime, and the test
-/// overrides of the access seam.
-#[derive(Debug, Default)]
+/// overrides of the access seam. A clone shares the catalog and runtime.
+#[derive(Debug, Default, Clone)]
 pub struct ModelState {
     /// `mysql.tidb_model` and `mysql.tidb_model_version`. Statements take
     /// a cheap snapshot of the `Arc`; DDL replaces it copy-on-write.

@@ -20,15 +20,71 @@ pub fn other(message: impl Into<String>) -> SqlError {
     SqlError::new(1105, "HY000", message)
 }
 
-/// 1064 parse error in TiDB's form.
+/// 1064 parse error in TiDB's form, before its position is known: the
+/// statement's front end replaces `line 1 column 0` with the position of
+/// `near` in the statement text ([`locate_syntax_error`]).
 pub fn syntax(near: &str) -> SqlError {
+    syntax_message(1, 0, near)
+}
+
+fn syntax_message(line: usize, column: usize, near: &str) -> SqlError {
     SqlError::new(
         1064,
         "42000",
         format!(
-            "You have an error in your SQL syntax; check the manual that corresponds to your TiDB version for the right syntax to use line 1 column 0 near \"{near}\" "
+            "You have an error in your SQL syntax; check the manual that corresponds to your TiDB version for the right syntax to use line {line} column {column} near \"{near}\" "
         ),
     )
+}
+
+/// 1064 for the token that starts at byte `offset` of `sql`. As in TiDB's
+/// parser, the line is that of the token, the column is the byte offset
+/// just after the token within its line, and `near` is the text from the
+/// token on. At the end of the text the column is the text's length and
+/// `near` is empty.
+pub fn syntax_at(sql: &str, offset: usize) -> SqlError {
+    let offset = floor_char_boundary(sql, offset.min(sql.len()));
+    let rest = &sql[offset..];
+    let token_end = super::preparse::lex(rest)
+        .ok()
+        .and_then(|lexemes| lexemes.first().map(|l| offset + l.end))
+        .unwrap_or(sql.len());
+    let line_start = sql[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = sql[..offset].matches('\n').count() + 1;
+    syntax_message(line, token_end - line_start, rest)
+}
+
+/// Gives a 1064 error made by [`syntax`] its position in `sql`, the whole
+/// statement: `near` is found as a suffix of the statement, or else at its
+/// first occurrence. Other errors, and errors whose `near` text is not in
+/// the statement, are returned unchanged.
+pub fn locate_syntax_error(sql: &str, error: SqlError) -> SqlError {
+    const UNPLACED: &str = "to use line 1 column 0 near \"";
+    if error.code != 1064 {
+        return error;
+    }
+    let Some(near_at) = error.message.find(UNPLACED) else {
+        return error;
+    };
+    let near = error.message[near_at + UNPLACED.len()..]
+        .strip_suffix("\" ")
+        .unwrap_or_default();
+    let offset = if sql.ends_with(near) {
+        Some(sql.len() - near.len())
+    } else {
+        sql.find(near)
+    };
+    match offset {
+        Some(offset) if !near.is_empty() || sql.is_empty() => syntax_at(sql, offset),
+        _ => error,
+    }
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
 }
 
 /// 1146 unknown table.

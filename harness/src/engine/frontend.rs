@@ -42,19 +42,29 @@ fn text_rows(name: &str, values: Vec<String>) -> Outcome {
     })
 }
 
-/// Maps a sqlparser error to TiDB's 1064 message form.
+/// Maps a sqlparser error to TiDB's 1064 message form, at the token whose
+/// 1-based line and column sqlparser reports.
 fn parse_error(sql: &str, error: sqlparser::parser::ParserError) -> error::SqlError {
     let message = error.to_string();
-    let near = message
-        .rsplit_once("Column: ")
-        .and_then(|(_, column)| column.trim().parse::<usize>().ok())
-        .and_then(|column| {
-            sql.char_indices()
-                .nth(column.saturating_sub(1))
-                .map(|(i, _)| &sql[i..])
-        })
-        .unwrap_or(sql);
-    error::syntax(near)
+    let position = message.rsplit_once("Line: ").and_then(|(_, tail)| {
+        let (line, column) = tail.split_once(", Column: ")?;
+        let line = line.trim().parse::<usize>().ok()?;
+        let column = column.trim().parse::<usize>().ok()?;
+        Some((line, column))
+    });
+    let Some((line, column)) = position else {
+        return error::syntax_at(sql, sql.len());
+    };
+    let line_start = sql
+        .match_indices('\n')
+        .nth(line.saturating_sub(2))
+        .filter(|_| line > 1)
+        .map_or(0, |(i, _)| i + 1);
+    let offset = sql[line_start..]
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(sql.len(), |(i, _)| line_start + i);
+    error::syntax_at(sql, offset)
 }
 
 fn unquote(name: &str) -> String {
@@ -73,7 +83,9 @@ impl Session {
             }
         }
         self.statement_warnings.clear();
-        let result = self.execute_statement(trimmed);
+        let result = self
+            .execute_statement(trimmed)
+            .map_err(|err| error::locate_syntax_error(trimmed, err));
         self.finish_statement(&result);
         result
     }
@@ -451,11 +463,15 @@ impl Session {
         // locked, because the checks read shared state themselves.
         let model_calls = model_predict::scan_calls(&rewritten, self.database.as_deref())?;
         let model_calls = model_predict::check_access(self, model_calls)?;
+        let model_settings = super::model_access::model_settings(self);
 
         // Resolve the read timestamp.
         let store_handle = self.store.clone();
         let mut store = store_handle.lock().unwrap_or_else(|p| p.into_inner());
         let statement_ts = store.tick();
+        if let Some(runtime) = &store.models.runtime {
+            super::model_cache::apply_settings(runtime, &model_settings, statement_ts);
+        }
         let mut read_ts = statement_ts;
         let mut read_only = false;
         let mut stale = false;
@@ -522,9 +538,22 @@ impl Session {
         // Before the first schema version no table exists, so reads fail
         // with 1146.
         let catalog = store.catalog_at(read_ts).unwrap_or_default();
+
+        // The statement runs on a view of the store. Reads and statements
+        // that call a model release the store lock first, so a slow model
+        // blocks no other session. Other writes keep it until they commit,
+        // so an autocommit write stays atomic as before.
+        let view = store.view();
+        let calls_model = model_calls.calls_any();
+        let mut held_lock = if is_write && !calls_model {
+            Some(store)
+        } else {
+            drop(store);
+            None
+        };
         let mut eval = self.eval_context(statement_ts, false);
         eval.models = Some(Arc::new(model_predict::prepare(
-            &store,
+            &view,
             model_calls,
             read_ts,
             statement_ts,
@@ -535,7 +564,7 @@ impl Session {
         if !is_write {
             let writes = self.txn.as_ref().map(|t| &t.writes);
             let ctx = ReadContext {
-                store: &store,
+                store: &view,
                 catalog,
                 read_ts,
                 writes,
@@ -573,7 +602,7 @@ impl Session {
             .unwrap_or_default();
         let outcome = {
             let ctx = ReadContext {
-                store: &store,
+                store: &view,
                 catalog,
                 read_ts,
                 writes: None,
@@ -584,11 +613,21 @@ impl Session {
             };
             run_write(&ctx, &mut writes, &statement)?
         };
+        // The view shares table data with the store; dropping it first
+        // spares the commit a copy of every written table.
+        drop(view);
         if in_txn {
             if let Some(txn) = self.txn.as_mut() {
                 txn.writes = writes;
             }
         } else if !writes.is_empty() {
+            // A write that called a model committed nothing while the lock
+            // was released, so a row another session changed meanwhile is
+            // a write conflict (9007), as in TiDB's optimistic mode.
+            let mut store = match held_lock.take() {
+                Some(store) => store,
+                None => store_handle.lock().unwrap_or_else(|p| p.into_inner()),
+            };
             commit_now(&mut store, start_ts, writes)?;
         }
         Ok(outcome)

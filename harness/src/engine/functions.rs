@@ -18,7 +18,7 @@ pub const VERSION: &str = "8.0.11-TiDB-v8.5.0-reference";
 pub fn arity(name: &str) -> Option<(usize, usize)> {
     Some(match name {
         "abs" | "lower" | "lcase" | "upper" | "ucase" | "length" | "char_length"
-        | "character_length" | "floor" | "ceil" | "ceiling" | "sign" | "sqrt" => (1, 1),
+        | "character_length" | "floor" | "ceil" | "ceiling" | "sign" | "sqrt" | "sleep" => (1, 1),
         "round" | "truncate_num" => (1, 2),
         "concat" | "coalesce" | "greatest" | "least" => (1, usize::MAX),
         "concat_ws" => (2, usize::MAX),
@@ -232,6 +232,7 @@ fn call_row(name: &str, args: &[Value], ctx: &EvalContext) -> EngineResult<Value
         "user" | "session_user" | "system_user" => Value::Str(format!("{}@127.0.0.1", ctx.user)),
         "current_user" => Value::Str(format!("{}@%", ctx.user)),
         "connection_id" => Value::Int(1),
+        "sleep" => sleep(&first)?,
         other => return Err(error::unsupported(format!("the function {other}"))),
     })
 }
@@ -278,4 +279,30 @@ fn round(value: &Value, digits: Option<&Value>) -> EngineResult<Value> {
             Value::Double((v * factor).round() / factor)
         }
     })
+}
+
+/// Longest `SLEEP` the engine accepts, in seconds. MySQL has no limit;
+/// this one keeps a mistyped case from stalling a suite run.
+const MAX_SLEEP_SECONDS: f64 = 60.0;
+
+/// `SLEEP(seconds)`: waits, then returns 0. NULL and negative durations
+/// are TiDB's error 1210 in strict mode.
+fn sleep(seconds: &Value) -> EngineResult<Value> {
+    let seconds = match seconds.to_f64() {
+        Some(s) if s >= 0.0 => s,
+        _ => {
+            return Err(error::SqlError::new(
+                1210,
+                "HY000",
+                "Incorrect arguments to sleep",
+            ))
+        }
+    };
+    if seconds > MAX_SLEEP_SECONDS {
+        return Err(error::unsupported(format!(
+            "SLEEP({seconds}) longer than {MAX_SLEEP_SECONDS} seconds"
+        )));
+    }
+    std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+    Ok(Value::Int(0))
 }

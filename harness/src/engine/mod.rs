@@ -20,6 +20,7 @@ pub mod expr;
 pub mod frontend;
 pub mod functions;
 pub mod model_access;
+pub mod model_cache;
 pub mod model_ddl;
 pub mod model_explain;
 pub mod model_predict;

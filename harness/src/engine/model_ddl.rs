@@ -434,6 +434,9 @@ fn validate_artifact(
             runtime
                 .onnx
                 .set_allow_nondeterministic(settings.allow_nondeterministic);
+            runtime
+                .onnx
+                .set_allow_custom_ops(settings.enable_custom_ops);
             let io = crate::backend::ModelBackend::inspect_io(&runtime.onnx, path)
                 .map_err(|err| fail(err.to_string()))?;
             check_io_names(&format!("'{db}.{name}'"), &io, inputs, outputs)
@@ -461,8 +464,7 @@ impl Parser<'_> {
             self.expect_word("SET")?;
             self.expect_word("LOCATION")?;
             let location = self.string()?;
-            self.expect_word("CHECKSUM")?;
-            let checksum = self.string()?;
+            let checksum = self.checksum_clause("ALTER MODEL")?;
             ModelStatement::Alter {
                 name,
                 location,
@@ -513,8 +515,7 @@ impl Parser<'_> {
         let engine = self.identifier()?;
         self.expect_word("LOCATION")?;
         let location = self.string()?;
-        self.expect_word("CHECKSUM")?;
-        let checksum = self.string()?;
+        let checksum = self.checksum_clause("CREATE MODEL")?;
         let comment = if self.eat("COMMENT") {
             if self.peek_token() == Some(&Token::Eq) {
                 self.position += 1;
@@ -646,6 +647,27 @@ impl Parser<'_> {
             }
             _ => Err(self.syntax_error()),
         }
+    }
+
+    /// Parses `CHECKSUM 'text'` after LOCATION. The CREATE and ALTER MODEL
+    /// grammar requires the clause, so a statement without it is a parse
+    /// error (1064). The message names the missing clause, which the bare
+    /// syntax error does not.
+    fn checksum_clause(&mut self, statement: &str) -> EngineResult<String> {
+        if !self.eat("CHECKSUM") {
+            let offset = self
+                .lexemes
+                .get(self.position)
+                .map_or(self.sql.len(), |l| l.start);
+            let mut err = error::syntax_at(self.sql, offset);
+            err.message = format!(
+                "{}: {statement} requires CHECKSUM 'sha256:<64 hex digits>' after LOCATION, \
+                 the SHA-256 digest of the artifact",
+                err.message.trim_end()
+            );
+            return Err(err);
+        }
+        self.string()
     }
 
     fn syntax_error(&self) -> error::SqlError {

@@ -23,14 +23,14 @@ use crate::artifact::ArtifactKind;
 use crate::backend::{Batch, ModelEngine, ModelRef};
 use crate::catalog::{ModelSettings, NullBehavior, Privilege, ResolvedModel};
 
-use super::engine_config::{CacheUsage, ModelRuntime};
+use super::engine_config::ModelRuntime;
 use super::error::{self, EngineResult};
 use super::expr::{EvalContext, Expr};
 use super::model_access;
 use super::preparse::{self, Lexeme, MODEL_PREDICT_OUTPUT};
 use super::render::render_float;
 use super::session::Session;
-use super::storage::Store;
+use super::storage::StoreView;
 use super::time::TimeZone;
 use super::value::Value;
 
@@ -52,6 +52,13 @@ pub struct ModelCallText {
 pub struct CheckedCalls {
     calls: Vec<ModelCallText>,
     settings: Option<ModelSettings>,
+}
+
+impl CheckedCalls {
+    /// Returns whether the statement calls any model.
+    pub fn calls_any(&self) -> bool {
+        !self.calls.is_empty()
+    }
 }
 
 /// Rows, batches and time one model spent in a statement.
@@ -248,7 +255,7 @@ pub fn check_access(session: &Session, calls: Vec<ModelCallText>) -> EngineResul
 /// Resolves every called model at `read_ts`, checks the calls against the
 /// version's INPUT and OUTPUT lists, and fetches the artifacts.
 pub fn prepare(
-    store: &Store,
+    store: &StoreView,
     checked: CheckedCalls,
     read_ts: u64,
     statement_ts: u64,
@@ -474,9 +481,8 @@ pub fn evaluate(
     }
 
     // Run the sent rows in backend calls of at most max_batch_size rows.
-    // NOTE: the caller holds the store lock during inference, so other
-    // sessions wait, and tidb_model_timeout is not applied (the MLflow
-    // pool's request timeout is).
+    // The statement runs on a store view without the store lock, so other
+    // sessions go on while the backend works.
     let backend = runtime.backend(prepared.engine()).map_err(|cause| {
         error::other(format!(
             "model '{}' version {}: {cause}",
@@ -498,7 +504,7 @@ pub fn evaluate(
             rows: chunk.len(),
             values: values[offset * width..(offset + chunk.len()) * width].to_vec(),
         };
-        let hit = record_cache_use(runtime, prepared, context.statement_ts);
+        let hit = super::model_cache::record_use(runtime, prepared, context.statement_ts);
         let started = Instant::now();
         let result = backend.infer_batch(&model_ref, &batch);
         let elapsed = started.elapsed();
@@ -640,41 +646,6 @@ fn outputs_json(names: &[String], values: &[f32]) -> String {
     }
     text.push('}');
     text
-}
-
-/// Counts a backend call in the cache statistics; returns whether the
-/// backend had the model loaded already.
-fn record_cache_use(runtime: &ModelRuntime, prepared: &PreparedModel, now: u64) -> bool {
-    let engine = prepared.engine();
-    let checksum = prepared.model_ref.checksum.clone();
-    let mut usage = runtime
-        .cache_usage
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let loaded = match engine {
-        ModelEngine::Onnx => runtime.onnx.cached_checksums().contains(&checksum),
-        ModelEngine::Mlflow => usage.contains_key(&(engine, checksum.clone())),
-    };
-    let entry = usage.entry((engine, checksum)).or_insert(CacheUsage {
-        model_schema: prepared.db.clone(),
-        model_name: prepared.name.clone(),
-        version: prepared.version(),
-        hits: 0,
-        misses: 0,
-        load_time: now,
-        last_used_time: now,
-    });
-    if loaded {
-        entry.hits += 1;
-    } else {
-        entry.misses += 1;
-        entry.load_time = now;
-    }
-    entry.model_schema = prepared.db.clone();
-    entry.model_name = prepared.name.clone();
-    entry.version = prepared.version();
-    entry.last_used_time = now;
-    loaded
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use super::bind::{AggState, Binder, Scope, ScopeColumn};
 use super::error::{self, EngineResult};
 use super::expr::{BinaryOp, EvalContext, Expr};
 use super::schema::{Catalog, TableDef};
-use super::storage::{Row, Store, WriteSet};
+use super::storage::{Row, StoreView, WriteSet};
 use super::value::{group_key, sort_order, SqlType, Value};
 use crate::target::{Column, ColumnType, ResultSet};
 
@@ -25,8 +25,8 @@ pub const BATCH_SIZE: usize = 1024;
 
 /// Inputs of a statement's reads: the store, the snapshot and pending writes.
 pub struct ReadContext<'a> {
-    /// The committed data.
-    pub store: &'a Store,
+    /// The committed data at the statement's start.
+    pub store: &'a StoreView,
     /// The schema at the read timestamp.
     pub catalog: Arc<Catalog>,
     /// Read timestamp.

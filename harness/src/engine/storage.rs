@@ -3,6 +3,7 @@
 //! detection at commit.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use super::clock::Clock;
@@ -38,7 +39,7 @@ fn visible<T>(history: &History<T>, read_ts: u64) -> Option<&Option<T>> {
 }
 
 /// The committed data of one table id.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct TableData {
     rows: BTreeMap<Handle, History<Arc<Row>>>,
     /// Encoded primary key to handle, for uniqueness checks.
@@ -64,13 +65,17 @@ impl WriteSet {
 }
 
 /// The whole committed state.
+///
+/// Table data sits behind `Arc`s, so [`Store::view`] copies only the
+/// table map, and a commit copies a table only while a running
+/// statement's view still shares it.
 #[derive(Debug)]
 pub struct Store {
     clock: Clock,
     catalogs: Vec<(u64, Arc<Catalog>)>,
-    tables: HashMap<u64, TableData>,
+    tables: HashMap<u64, Arc<TableData>>,
     next_table_id: u64,
-    next_row_id: std::sync::atomic::AtomicI64,
+    next_row_id: Arc<AtomicI64>,
     /// Accounts and global system variables, behind their own lock.
     pub server: SharedServer,
     /// The model catalog and runtime.
@@ -103,7 +108,7 @@ impl Store {
             catalogs: vec![(ts, Arc::new(catalog))],
             tables: HashMap::new(),
             next_table_id: 1,
-            next_row_id: std::sync::atomic::AtomicI64::new(1),
+            next_row_id: Arc::new(AtomicI64::new(1)),
             server: SharedServer::default(),
             models: super::engine_config::ModelState::default(),
         }
@@ -150,10 +155,89 @@ impl Store {
         id
     }
 
+    /// Takes a snapshot of the committed data for one statement. Commits
+    /// after this call get later timestamps than any read ts issued before
+    /// it, so reads through the view at such a ts match the store's.
+    pub fn view(&self) -> StoreView {
+        StoreView {
+            tables: self.tables.clone(),
+            next_row_id: Arc::clone(&self.next_row_id),
+            models: self.models.clone(),
+        }
+    }
+
+    /// Commits `writes` of a transaction that started at `start_ts`.
+    /// Fails with a write conflict if another transaction committed a
+    /// write to the same row or key after `start_ts`; nothing is applied
+    /// then. Returns the commit timestamp.
+    pub fn commit(&mut self, start_ts: u64, writes: WriteSet) -> EngineResult<u64> {
+        for (table_id, handle) in writes.rows.keys() {
+            let newest = self
+                .tables
+                .get(table_id)
+                .and_then(|data| data.rows.get(handle))
+                .and_then(|history| history.last())
+                .map(|v| v.commit_ts);
+            if let Some(commit_ts) = newest.filter(|ts| *ts > start_ts) {
+                let name = writes
+                    .table_names
+                    .get(table_id)
+                    .cloned()
+                    .unwrap_or_default();
+                return Err(error::write_conflict(start_ts, commit_ts, &name));
+            }
+        }
+        for (table_id, key) in writes.keys.keys() {
+            let newest = self
+                .tables
+                .get(table_id)
+                .and_then(|data| data.keys.get(key))
+                .and_then(|history| history.last())
+                .map(|v| v.commit_ts);
+            if let Some(commit_ts) = newest.filter(|ts| *ts > start_ts) {
+                let name = writes
+                    .table_names
+                    .get(table_id)
+                    .cloned()
+                    .unwrap_or_default();
+                return Err(error::write_conflict(start_ts, commit_ts, &name));
+            }
+        }
+
+        let commit_ts = self.clock.tick();
+        for ((table_id, handle), row) in writes.rows {
+            let data = Arc::make_mut(self.tables.entry(table_id).or_default());
+            data.rows.entry(handle).or_default().push(Version {
+                commit_ts,
+                value: row,
+            });
+        }
+        for ((table_id, key), handle) in writes.keys {
+            let data = Arc::make_mut(self.tables.entry(table_id).or_default());
+            data.keys.entry(key).or_default().push(Version {
+                commit_ts,
+                value: handle,
+            });
+        }
+        Ok(commit_ts)
+    }
+}
+
+/// The committed data and model state as one statement reads them,
+/// taken by [`Store::view`]. Statements run against a view after they
+/// release the store lock, so a slow model call blocks no other session.
+#[derive(Debug)]
+pub struct StoreView {
+    tables: HashMap<u64, Arc<TableData>>,
+    next_row_id: Arc<AtomicI64>,
+    /// The model catalog and runtime when the view was taken.
+    pub models: super::engine_config::ModelState,
+}
+
+impl StoreView {
     /// Allocates a hidden row handle for tables without an integer key.
     pub fn allocate_row_id(&self) -> Handle {
-        self.next_row_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_row_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Reads all rows of a table at `read_ts`, overlaid with `writes`, in
@@ -230,61 +314,6 @@ impl Store {
             .is_some_and(|row| row.is_some())
     }
 
-    /// Commits `writes` of a transaction that started at `start_ts`.
-    /// Fails with a write conflict if another transaction committed a
-    /// write to the same row or key after `start_ts`; nothing is applied
-    /// then. Returns the commit timestamp.
-    pub fn commit(&mut self, start_ts: u64, writes: WriteSet) -> EngineResult<u64> {
-        for (table_id, handle) in writes.rows.keys() {
-            let newest = self
-                .tables
-                .get(table_id)
-                .and_then(|data| data.rows.get(handle))
-                .and_then(|history| history.last())
-                .map(|v| v.commit_ts);
-            if let Some(commit_ts) = newest.filter(|ts| *ts > start_ts) {
-                let name = writes
-                    .table_names
-                    .get(table_id)
-                    .cloned()
-                    .unwrap_or_default();
-                return Err(error::write_conflict(start_ts, commit_ts, &name));
-            }
-        }
-        for (table_id, key) in writes.keys.keys() {
-            let newest = self
-                .tables
-                .get(table_id)
-                .and_then(|data| data.keys.get(key))
-                .and_then(|history| history.last())
-                .map(|v| v.commit_ts);
-            if let Some(commit_ts) = newest.filter(|ts| *ts > start_ts) {
-                let name = writes
-                    .table_names
-                    .get(table_id)
-                    .cloned()
-                    .unwrap_or_default();
-                return Err(error::write_conflict(start_ts, commit_ts, &name));
-            }
-        }
-
-        let commit_ts = self.clock.tick();
-        for ((table_id, handle), row) in writes.rows {
-            let data = self.tables.entry(table_id).or_default();
-            data.rows.entry(handle).or_default().push(Version {
-                commit_ts,
-                value: row,
-            });
-        }
-        for ((table_id, key), handle) in writes.keys {
-            let data = self.tables.entry(table_id).or_default();
-            data.keys.entry(key).or_default().push(Version {
-                commit_ts,
-                value: handle,
-            });
-        }
-        Ok(commit_ts)
-    }
 }
 
 #[cfg(test)]
@@ -327,10 +356,10 @@ mod tests {
         write_row(&mut second, 1, 1, 20);
         store.commit(between, second).unwrap();
 
-        assert!(store.scan(&t, before, None).is_empty());
-        assert_eq!(store.scan(&t, ts1, None)[0].1[0], Value::Int(10));
-        assert_eq!(store.scan(&t, between, None)[0].1[0], Value::Int(10));
-        assert_eq!(store.scan(&t, store.now(), None)[0].1[0], Value::Int(20));
+        assert!(store.view().scan(&t, before, None).is_empty());
+        assert_eq!(store.view().scan(&t, ts1, None)[0].1[0], Value::Int(10));
+        assert_eq!(store.view().scan(&t, between, None)[0].1[0], Value::Int(10));
+        assert_eq!(store.view().scan(&t, store.now(), None)[0].1[0], Value::Int(20));
     }
 
     #[test]
@@ -346,7 +375,7 @@ mod tests {
         let err = store.commit(start_b, b).unwrap_err();
         assert_eq!(err.code, 9007);
         assert_eq!(
-            store.scan(&table(1), store.now(), None)[0].1[0],
+            store.view().scan(&table(1), store.now(), None)[0].1[0],
             Value::Int(1)
         );
     }

@@ -19,7 +19,7 @@ use crate::catalog::ModelCacheRow;
 use crate::target::ColumnType;
 
 use super::schema::{ColumnDef, ColumnDefault, TableDef};
-use super::storage::{Row, Store};
+use super::storage::{Row, StoreView};
 use super::time::TimeZone;
 use super::value::{SqlType, Value};
 
@@ -69,9 +69,6 @@ pub fn lookup(db: &str, table: &str) -> Option<Arc<TableDef>> {
     }))
 }
 
-// NOTE: INSERT, UPDATE and DELETE on these tables are not rejected; their
-// writes go to an unused storage id and scans never show them.
-
 /// Whether a table definition is a model system table.
 pub fn is_system_table(table: &TableDef) -> bool {
     table.id >= FIRST_ID && table.id < FIRST_ID + TABLES.len() as u64
@@ -80,7 +77,7 @@ pub fn is_system_table(table: &TableDef) -> bool {
 /// The rows of a model system table at `read_ts`, or `None` for other
 /// tables.
 pub fn scan(
-    store: &Store,
+    store: &StoreView,
     table: &TableDef,
     read_ts: u64,
     time_zone: &TimeZone,
@@ -119,7 +116,7 @@ fn to_value(value: &SystemValue, time_zone: &TimeZone) -> Value {
 /// One row per model the backends have loaded: ONNX entries still in the
 /// backend's cache, and every MLflow model sent to the sidecar pool. Hits
 /// and misses count backend calls.
-fn cache_rows(store: &Store) -> Vec<ModelCacheRow> {
+fn cache_rows(store: &StoreView) -> Vec<ModelCacheRow> {
     let Some(runtime) = &store.models.runtime else {
         return Vec::new();
     };

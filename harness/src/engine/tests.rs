@@ -680,3 +680,64 @@ fn session_variables() {
     assert_eq!(err(&mut conn, "set time_zone = 'Mars/Base'").code, 1298);
     assert!(rows(&mut conn, "select tidb_version()")[0].starts_with("Release Version"));
 }
+
+/// Returns the `line L column C near "..."` part of a 1064 message.
+fn syntax_position(conn: &mut Box<dyn Connection>, sql: &str) -> String {
+    let error = err(conn, sql);
+    assert_eq!(error.code, 1064, "{sql}: {error}");
+    let (_, position) = error
+        .message
+        .split_once("right syntax to use ")
+        .unwrap_or_else(|| panic!("{sql}: no position in {:?}", error.message));
+    position.to_string()
+}
+
+#[test]
+fn syntax_errors_name_line_and_column() {
+    let target = ReferenceTarget::new();
+    let mut conn = connect(&target);
+    // The column is the byte offset just after the offending token, as
+    // TiDB reports `create invalid` at column 14 and `FLUSH LOGS` at 10.
+    let cases = [
+        ("select * fro t", r#"line 1 column 12 near "fro t" "#),
+        ("select 1 +", r#"line 1 column 10 near "" "#),
+        ("select 1,\n  2 3", r#"line 2 column 5 near "3" "#),
+        ("insert into t valuez (1)", r#"line 1 column 20 near "valuez (1)" "#),
+        ("set @@", r#"line 1 column 6 near "@@" "#),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(syntax_position(&mut conn, sql), expected, "{sql}");
+    }
+}
+
+#[test]
+fn float_with_exact_type_is_double() {
+    let target = ReferenceTarget::new();
+    let mut conn = connect(&target);
+    ok(&mut conn, "CREATE TABLE f (id INT PRIMARY KEY, x FLOAT, d DECIMAL(5,2))");
+    ok(&mut conn, "INSERT INTO f VALUES (1, 0.1, 1.50), (2, NULL, NULL)");
+
+    let widened = "0.10000000149011612";
+    assert_eq!(
+        rows(&mut conn, "SELECT IFNULL(x, 0) FROM f ORDER BY id"),
+        vec![widened, "0"]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT COALESCE(x, d) FROM f ORDER BY id"),
+        vec![widened, "NULL"]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT CASE WHEN id = 1 THEN x ELSE 2 END FROM f ORDER BY id"),
+        vec![widened, "2"]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT IF(id = 2, 7, x) FROM f ORDER BY id"),
+        vec![widened, "7"]
+    );
+
+    // FLOAT with FLOAT stays FLOAT.
+    assert_eq!(
+        rows(&mut conn, "SELECT IFNULL(x, x) FROM f ORDER BY id"),
+        vec!["0.1", "NULL"]
+    );
+}

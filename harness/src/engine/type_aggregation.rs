@@ -59,8 +59,9 @@ pub fn case_type(branches: &[(Expr, Expr)], otherwise: Option<&Expr>) -> Option<
 /// NULL arguments are ignored, any string makes a string, any DOUBLE
 /// makes a DOUBLE, any DECIMAL with integers makes a DECIMAL with the
 /// largest integer part and the largest scale, and integers stay integers
-/// of the widest width. Datetimes stay datetimes only among themselves.
-/// `None` when an argument type is unknown or a FLOAT meets an exact type.
+/// of the widest width, and FLOAT with an exact type makes a DOUBLE.
+/// Datetimes stay datetimes only among themselves. `None` when an
+/// argument type is unknown.
 pub fn aggregate(types: impl Iterator<Item = Option<SqlType>>) -> Option<SqlType> {
     let mut result = SqlType::Null;
     for sql_type in types {
@@ -82,10 +83,9 @@ fn merge(left: SqlType, right: SqlType) -> Option<SqlType> {
         (DateTime(_) | Timestamp(_), _) | (_, DateTime(_) | Timestamp(_)) => Text,
         (Double, _) | (_, Double) => Double,
         (Float, Float) => Float,
-        // NOTE: MySQL merges FLOAT with an exact type to DOUBLE, which
-        // widens the FP32 value. The engine keeps such values as they
-        // evaluate, because that rendering is not confirmed against TiDB.
-        (Float, _) | (_, Float) => return None,
+        // MySQL and TiDB give DOUBLE when FLOAT meets an exact type, so a
+        // FLOAT 0.1 widens to 0.10000000149011612.
+        (Float, _) | (_, Float) => Double,
         (Int(a), Int(b)) => Int(a.max(b)),
         (Decimal(p, s), Int(width)) | (Int(width), Decimal(p, s)) => {
             let integer_digits = (p - s).max(int_digits(width));
@@ -192,11 +192,22 @@ mod tests {
     }
 
     #[test]
-    fn unknown_or_float_mix_is_none() {
+    fn unknown_type_is_none() {
         assert_eq!(aggregate([None, Some(SqlType::Int(4))].into_iter()), None);
+    }
+
+    #[test]
+    fn float_with_exact_is_double() {
+        for exact in [SqlType::Int(4), SqlType::Decimal(10, 2)] {
+            assert_eq!(
+                aggregate([Some(SqlType::Float), Some(exact)].into_iter()),
+                Some(SqlType::Double),
+                "FLOAT with {exact:?}"
+            );
+        }
         assert_eq!(
-            aggregate([Some(SqlType::Float), Some(SqlType::Int(4))].into_iter()),
-            None
+            aggregate([Some(SqlType::Float), Some(SqlType::Float)].into_iter()),
+            Some(SqlType::Float)
         );
     }
 

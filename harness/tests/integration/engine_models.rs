@@ -857,3 +857,56 @@ fn python_sidecar_serves_sql() {
         assert!((got - want).abs() <= 1e-6, "{got} vs {want}");
     }
 }
+
+/// One session runs a statement against `faults/slow` (the model sleeps
+/// 3 s before each predict) while another session runs plain statements.
+/// Inference runs outside the store lock, so the plain statements finish
+/// long before the slow one.
+#[test]
+fn slow_model_blocks_no_other_session() {
+    let engine = Engine::fake();
+    engine.set(|s| s.timeout = Duration::from_secs(10));
+    let mut conn = engine.connect();
+    run(
+        &mut *conn,
+        "CREATE TABLE c (id INT PRIMARY KEY, tenure DOUBLE, spend DOUBLE)",
+    );
+    run(&mut *conn, "INSERT INTO c VALUES (1, 0, 0), (2, 32, 128)");
+    run(&mut *conn, &create_sql("slow", CHURN_IO, "MLFLOW", "mlflow/faults/slow"));
+
+    let target = engine.target().clone();
+    let slow = std::thread::spawn(move || {
+        let mut conn = target
+            .connect(&ConnectOptions {
+                database: "test".into(),
+                ..ConnectOptions::default()
+            })
+            .expect("connect");
+        let started = std::time::Instant::now();
+        let result = conn.execute("SELECT id, MODEL_PREDICT(slow, tenure, spend).score FROM c");
+        (result, started.elapsed())
+    });
+
+    // Give the slow statement time to reach the sidecar's 3 s delay.
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    assert_eq!(column(&mut *conn, "SELECT COUNT(*) FROM c"), vec!["2"]);
+    run(&mut *conn, "INSERT INTO c VALUES (3, 48, 150)");
+    assert_eq!(column(&mut *conn, "SELECT COUNT(*) FROM c"), vec!["3"]);
+    let plain = started.elapsed();
+
+    let (result, slow_elapsed) = slow.join().expect("slow session thread");
+    let outcome = result.expect("slow statement");
+    let Outcome::Rows(rows) = outcome else {
+        panic!("slow statement returned no rows: {outcome:?}");
+    };
+    assert_eq!(rows.rows.len(), 2, "the slow statement reads its snapshot");
+    assert!(
+        slow_elapsed >= Duration::from_millis(2_900),
+        "the slow statement took {slow_elapsed:?}, expected the model's 3 s delay"
+    );
+    assert!(
+        plain < Duration::from_millis(1_000),
+        "plain statements took {plain:?} while a model ran in another session"
+    );
+}

@@ -466,7 +466,7 @@ fn cache_counts_loads_hits_evictions() {
     assert_eq!((stats.loads, stats.hits, stats.evictions), (3, 1, 2));
     assert_eq!((stats.entries, stats.capacity), (1, 1));
 
-    backend.set_cache_capacity(NonZeroUsize::new(4).unwrap());
+    backend.set_cache_capacity(4);
     backend.infer_batch(&risk, &risk_batch).unwrap();
     backend.infer_batch(&churn_ref(), &churn_batch).unwrap();
     let stats = backend.cache_stats();

@@ -33,6 +33,8 @@ pub struct ModelCache<V> {
 struct Inner<V> {
     entries: LruCache<String, Arc<V>>,
     stats: CacheStats,
+    /// Capacity 0: loads are counted but nothing is kept.
+    disabled: bool,
 }
 
 impl<V> ModelCache<V> {
@@ -45,6 +47,7 @@ impl<V> ModelCache<V> {
                     capacity: capacity.get(),
                     ..CacheStats::default()
                 },
+                disabled: false,
             }),
         }
     }
@@ -63,6 +66,9 @@ impl<V> ModelCache<V> {
     pub fn insert(&self, checksum: &str, value: Arc<V>) {
         let mut inner = self.lock();
         inner.stats.loads += 1;
+        if inner.disabled {
+            return;
+        }
         // `push` returns the replaced entry for an existing key, or the
         // evicted least recently used entry.
         if let Some((old_key, _)) = inner.entries.push(checksum.to_string(), value) {
@@ -74,15 +80,37 @@ impl<V> ModelCache<V> {
     }
 
     /// Changes the capacity, evicting least recently used entries that no
-    /// longer fit.
-    pub fn resize(&self, capacity: NonZeroUsize) {
+    /// longer fit. Capacity 0 disables the cache: every entry is evicted,
+    /// and later inserts are counted as loads but not kept.
+    pub fn resize(&self, capacity: usize) {
         let mut inner = self.lock();
         let before = inner.entries.len();
-        inner.entries.resize(capacity);
+        match NonZeroUsize::new(capacity) {
+            Some(capacity) => {
+                inner.entries.resize(capacity);
+                inner.disabled = false;
+            }
+            None => {
+                inner.entries.clear();
+                inner.disabled = true;
+            }
+        }
         let removed = before - inner.entries.len();
         inner.stats.evictions += removed as u64;
-        inner.stats.capacity = capacity.get();
+        inner.stats.capacity = capacity;
         inner.stats.entries = inner.entries.len();
+    }
+
+    /// Removes the entry of `checksum`, counting an eviction; returns
+    /// whether it was cached.
+    pub fn remove(&self, checksum: &str) -> bool {
+        let mut inner = self.lock();
+        let removed = inner.entries.pop(checksum).is_some();
+        if removed {
+            inner.stats.evictions += 1;
+            inner.stats.entries = inner.entries.len();
+        }
+        removed
     }
 
     /// Returns the counters and size now.
@@ -152,11 +180,37 @@ mod tests {
         for key in ["a", "b", "c"] {
             cache.insert(key, Arc::new(0));
         }
-        cache.resize(NonZeroUsize::new(1).unwrap());
+        cache.resize(1);
         let stats = cache.stats();
         assert_eq!(stats.evictions, 2);
         assert_eq!(stats.entries, 1);
         assert_eq!(stats.capacity, 1);
         assert_eq!(cache.checksums(), vec!["c".to_string()]);
+    }
+
+    #[test]
+    fn capacity_zero_keeps_nothing() {
+        let cache = cache(2);
+        cache.insert("a", Arc::new(1));
+        cache.resize(0);
+        assert_eq!(cache.stats().evictions, 1);
+        cache.insert("b", Arc::new(2));
+        assert!(cache.get("b").is_none());
+        let stats = cache.stats();
+        assert_eq!((stats.loads, stats.entries, stats.capacity), (2, 0, 0));
+
+        cache.resize(1);
+        cache.insert("b", Arc::new(2));
+        assert_eq!(cache.get("b").as_deref(), Some(&2));
+    }
+
+    #[test]
+    fn remove_counts_an_eviction() {
+        let cache = cache(2);
+        cache.insert("a", Arc::new(1));
+        assert!(cache.remove("a"));
+        assert!(!cache.remove("a"));
+        let stats = cache.stats();
+        assert_eq!((stats.evictions, stats.entries), (1, 0));
     }
 }
