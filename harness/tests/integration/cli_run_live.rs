@@ -78,7 +78,7 @@ fn live_mariadb_runs_portable_cases() {
 }
 
 #[test]
-fn live_mariadb_runs_the_whole_suite() {
+fn mariadb_runs_whole_suite() {
     let mut server = MariaDb::start();
     let output = Command::cargo_bin("harness")
         .unwrap()

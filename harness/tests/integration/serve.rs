@@ -217,7 +217,7 @@ fn mysql_async_tracks_transactions() {
 }
 
 #[test]
-fn accounts_created_over_sql_log_in_with_their_password() {
+fn sql_accounts_log_in_with_password() {
     let server = ServeProcess::start(&[]);
     runtime().block_on(async {
         let mut root = Conn::new(opts(server.port, "root", "", Some("test"))).await.unwrap();
@@ -726,7 +726,7 @@ fn run_suite(target_args: &[&str]) -> (Option<i32>, String) {
 }
 
 #[test]
-fn whole_suite_through_serve_matches_the_reference_target() {
+fn suite_through_serve_matches_reference() {
     let (code, reference) = run_suite(&[]);
     assert_eq!(code, Some(0), "{reference}");
     let (passed, failed, skipped) = crate::support::summary_counts(&reference);
