@@ -16,7 +16,7 @@
 
 use super::expr::{BinaryOp, Expr};
 use super::model_predict;
-use super::query::{ReadContext, SelectPlan, TableSource};
+use super::query::{self, ReadContext, SelectPlan, TableSource};
 use crate::target::{Column, ColumnType, ResultSet};
 
 /// One operator of the plan tree.
@@ -36,6 +36,56 @@ pub struct PlanNode {
     pub info: String,
     /// Children, in TiDB's order (build side first).
     pub children: Vec<PlanNode>,
+    /// What the operator does to rows, for EXPLAIN ANALYZE.
+    pub step: Step,
+    /// Rows the operator returned; set by EXPLAIN ANALYZE.
+    pub act_rows: Option<usize>,
+}
+
+/// What an operator does to rows. EXPLAIN ANALYZE runs the steps below
+/// the aggregation bottom-up to count the rows of each operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// `TableDual`: one row without columns.
+    Dual,
+    /// `TableFullScan` of the FROM table at this position.
+    Scan {
+        /// Position of the table in FROM, joined tables included.
+        source: usize,
+    },
+    /// `TableReader`: returns the rows of its child.
+    Read,
+    /// `Selection` below the aggregation, or `MODEL_PREDICATE`: keeps the
+    /// rows for which every conjunct is true.
+    Filter {
+        /// Conjuncts over positions of the joined row.
+        conjuncts: Vec<Expr>,
+        /// Position in the joined row of the input's first column.
+        offset: usize,
+    },
+    /// `HashJoin`: each probe row (second child) followed by each build
+    /// row (first child), kept when every `equal` conjunct is true.
+    Join {
+        /// Equality conjuncts over positions of the joined row.
+        equal: Vec<Expr>,
+    },
+    /// `HashAgg` of GROUP BY or aggregate functions.
+    Aggregate,
+    /// `Selection` of HAVING.
+    Having,
+    /// `HashAgg` of DISTINCT.
+    Distinct,
+    /// `Sort`.
+    Sort,
+    /// `TopN` or `Limit`: skips `offset` rows and keeps at most `count`.
+    Limit {
+        /// Rows skipped.
+        offset: u64,
+        /// Maximum rows returned.
+        count: u64,
+    },
+    /// `Projection` or `MODEL_PROJECT`.
+    Project,
 }
 
 impl PlanNode {
@@ -44,6 +94,7 @@ impl PlanNode {
         est_rows: f64,
         task: &'static str,
         info: String,
+        step: Step,
         children: Vec<PlanNode>,
     ) -> PlanNode {
         PlanNode {
@@ -54,6 +105,8 @@ impl PlanNode {
             access: String::new(),
             info,
             children,
+            step,
+            act_rows: None,
         }
     }
 }
@@ -66,14 +119,23 @@ fn join_list(exprs: &[Expr]) -> String {
         .join(", ")
 }
 
-/// Builds the reader subtree of one table, with the pushed-down conjuncts.
-fn reader(ctx: &ReadContext, source: &TableSource, pushed: &[Expr]) -> PlanNode {
+/// Builds the reader subtree of the FROM table at `position`, whose
+/// columns start at `offset` of the joined row, with the pushed-down
+/// conjuncts.
+fn reader(
+    ctx: &ReadContext,
+    source: &TableSource,
+    position: usize,
+    offset: usize,
+    pushed: &[Expr],
+) -> PlanNode {
     let rows = ctx.store.count(&source.table, ctx.read_ts, ctx.writes) as f64;
     let mut scan = PlanNode::new(
         "TableFullScan",
         rows,
         "cop[tikv]",
         "keep order:false, stats:pseudo".into(),
+        Step::Scan { source: position },
         Vec::new(),
     );
     let access = if source.alias.eq_ignore_ascii_case(&source.table.name) {
@@ -91,6 +153,10 @@ fn reader(ctx: &ReadContext, source: &TableSource, pushed: &[Expr]) -> PlanNode 
             estimate,
             "cop[tikv]",
             join_list(pushed),
+            Step::Filter {
+                conjuncts: pushed.to_vec(),
+                offset,
+            },
             vec![scan],
         )
     };
@@ -99,7 +165,34 @@ fn reader(ctx: &ReadContext, source: &TableSource, pushed: &[Expr]) -> PlanNode 
         top.est_rows,
         "root",
         format!("data:{}", top.name),
+        Step::Read,
         vec![top],
+    )
+}
+
+/// Returns true when a conjunct is `column = column`, the form a hash
+/// join uses.
+fn is_column_equality(expr: &Expr) -> bool {
+    matches!(
+        expr,
+        Expr::Binary { op: BinaryOp::Eq, left, right }
+            if matches!(**left, Expr::Column { .. }) && matches!(**right, Expr::Column { .. })
+    )
+}
+
+/// Builds a root `Selection` over `node`.
+fn root_selection(node: PlanNode, conjuncts: Vec<Expr>) -> PlanNode {
+    let estimate = node.est_rows * (1.0f64 / 3.0).powi(conjuncts.len() as i32);
+    PlanNode::new(
+        "Selection",
+        estimate,
+        "root",
+        join_list(&conjuncts),
+        Step::Filter {
+            conjuncts,
+            offset: 0,
+        },
+        vec![node],
     )
 }
 
@@ -114,95 +207,106 @@ fn columns_of(expr: &Expr) -> Vec<usize> {
     out
 }
 
+/// Builds the readers and joins of FROM with the plain WHERE and ON
+/// conjuncts: a conjunct over one table goes to that table's reader, a
+/// `column = column` conjunct to the first join that has both tables,
+/// and the rest to a root `Selection` above the joins.
+fn source_tree(ctx: &ReadContext, plan: &SelectPlan, plain: Vec<Expr>) -> PlanNode {
+    let Some(first) = &plan.first else {
+        let dual = PlanNode::new(
+            "TableDual",
+            1.0,
+            "root",
+            "rows:1".into(),
+            Step::Dual,
+            Vec::new(),
+        );
+        return if plain.is_empty() {
+            dual
+        } else {
+            root_selection(dual, plain)
+        };
+    };
+
+    let mut sources = vec![first];
+    sources.extend(plan.joins.iter().map(|j| &j.source));
+    let mut bounds = Vec::new();
+    let mut start = 0;
+    for source in &sources {
+        bounds.push((start, start + source.table.columns.len()));
+        start += source.table.columns.len();
+    }
+    let table_of = |expr: &Expr| -> Option<usize> {
+        let columns = columns_of(expr);
+        let first_column = *columns.first()?;
+        let table = bounds
+            .iter()
+            .position(|(lo, hi)| first_column >= *lo && first_column < *hi)?;
+        let (lo, hi) = bounds[table];
+        columns.iter().all(|c| *c >= lo && *c < hi).then_some(table)
+    };
+
+    let mut pushed: Vec<Vec<Expr>> = vec![Vec::new(); sources.len()];
+    let mut remaining = Vec::new();
+    for conjunct in plain {
+        match table_of(&conjunct) {
+            Some(table) => pushed[table].push(conjunct),
+            None => remaining.push(conjunct),
+        }
+    }
+
+    let mut node = reader(ctx, sources[0], 0, 0, &pushed[0]);
+    for (k, source) in sources.iter().enumerate().skip(1) {
+        let (lo, hi) = bounds[k];
+        let right = reader(ctx, source, k, lo, &pushed[k]);
+        // A join takes the equalities whose columns it has; an equality
+        // with a later table waits for that table's join.
+        let (equal, other): (Vec<Expr>, Vec<Expr>) = remaining
+            .drain(..)
+            .partition(|e| is_column_equality(e) && columns_of(e).iter().all(|c| *c < hi));
+        remaining = other;
+        let estimate = if equal.is_empty() {
+            node.est_rows * right.est_rows
+        } else {
+            node.est_rows.max(right.est_rows)
+        };
+        let info = if equal.is_empty() {
+            "CARTESIAN inner join".to_string()
+        } else {
+            format!("inner join, equal:[{}]", join_list(&equal))
+        };
+        let mut build = right;
+        build.role = "(Build)";
+        let mut probe = node;
+        probe.role = "(Probe)";
+        node = PlanNode::new(
+            "HashJoin",
+            estimate,
+            "root",
+            info,
+            Step::Join { equal },
+            vec![build, probe],
+        );
+    }
+    if !remaining.is_empty() {
+        node = root_selection(node, remaining);
+    }
+    node
+}
+
 /// Builds the operator tree of a planned SELECT.
 pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
     // Model conjuncts of WHERE and ON run in one root operator above the
     // joins; for inner joins that gives the same rows.
-    let (plain, model): (Vec<Expr>, Vec<Expr>) = plan
+    let model = query::model_conjuncts(&ctx.eval, plan);
+    let plain: Vec<Expr> = plan
         .filters
         .iter()
         .chain(plan.joins.iter().flat_map(|j| j.on.iter()))
+        .filter(|e| !e.has_model_call())
         .cloned()
-        .partition(|e| !e.has_model_call());
-    let plain: Vec<Expr> = plain
-        .into_iter()
-        .filter(|e| plan.filters.contains(e))
         .collect();
-
-    let mut node = match &plan.first {
-        None => PlanNode::new("TableDual", 1.0, "root", "rows:1".into(), Vec::new()),
-        Some(first) => {
-            let mut sources = vec![first.clone()];
-            sources.extend(plan.joins.iter().map(|j| j.source.clone()));
-            let mut bounds = Vec::new();
-            let mut start = 0;
-            for source in &sources {
-                bounds.push((start, start + source.table.columns.len()));
-                start += source.table.columns.len();
-            }
-            let table_of = |expr: &Expr| -> Option<usize> {
-                let columns = columns_of(expr);
-                let first_column = *columns.first()?;
-                let table = bounds
-                    .iter()
-                    .position(|(lo, hi)| first_column >= *lo && first_column < *hi)?;
-                let (lo, hi) = bounds[table];
-                columns.iter().all(|c| *c >= lo && *c < hi).then_some(table)
-            };
-            let mut pushed: Vec<Vec<Expr>> = vec![Vec::new(); sources.len()];
-            let mut remaining = Vec::new();
-            for conjunct in plain.iter().chain(
-                plan.joins
-                    .iter()
-                    .flat_map(|j| j.on.iter())
-                    .filter(|e| !e.has_model_call()),
-            ) {
-                match table_of(conjunct) {
-                    Some(table)
-                        if sources.len() > 1
-                            || !plan.joins.iter().any(|j| j.on.contains(conjunct)) =>
-                    {
-                        pushed[table].push(conjunct.clone())
-                    }
-                    _ => remaining.push(conjunct.clone()),
-                }
-            }
-            let mut node = reader(ctx, &sources[0], &pushed[0]);
-            for (k, source) in sources.iter().enumerate().skip(1) {
-                let right = reader(ctx, source, &pushed[k]);
-                let (equal, other): (Vec<Expr>, Vec<Expr>) = remaining
-                    .drain(..)
-                    .partition(|e| matches!(e, Expr::Binary { op: BinaryOp::Eq, left, right } if matches!(**left, Expr::Column{..}) && matches!(**right, Expr::Column{..})));
-                remaining = other;
-                let estimate = if equal.is_empty() {
-                    node.est_rows * right.est_rows
-                } else {
-                    node.est_rows.max(right.est_rows)
-                };
-                let info = if equal.is_empty() {
-                    "CARTESIAN inner join".to_string()
-                } else {
-                    format!("inner join, equal:[{}]", join_list(&equal))
-                };
-                let mut build = right;
-                build.role = "(Build)";
-                let mut probe = node;
-                probe.role = "(Probe)";
-                node = PlanNode::new("HashJoin", estimate, "root", info, vec![build, probe]);
-            }
-            if !remaining.is_empty() {
-                let estimate = node.est_rows * (1.0f64 / 3.0).powi(remaining.len() as i32);
-                node = PlanNode::new(
-                    "Selection",
-                    estimate,
-                    "root",
-                    join_list(&remaining),
-                    vec![node],
-                );
-            }
-            node
-        }
-    };
+    let mut node = source_tree(ctx, plan, plain);
 
     if !model.is_empty() {
         let estimate = node.est_rows * (1.0f64 / 3.0).powi(model.len() as i32);
@@ -211,7 +315,17 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
             join_list(&model),
             model_predict::explain_models(&ctx.eval, &model)
         );
-        node = PlanNode::new("MODEL_PREDICATE", estimate, "root", info, vec![node]);
+        node = PlanNode::new(
+            "MODEL_PREDICATE",
+            estimate,
+            "root",
+            info,
+            Step::Filter {
+                conjuncts: model,
+                offset: 0,
+            },
+            vec![node],
+        );
     }
 
     if let Some(state) = &plan.agg {
@@ -228,7 +342,14 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
         if !funcs.is_empty() {
             info.push(format!("funcs:{}", funcs.join(", ")));
         }
-        node = PlanNode::new("HashAgg", estimate, "root", info.join(", "), vec![node]);
+        node = PlanNode::new(
+            "HashAgg",
+            estimate,
+            "root",
+            info.join(", "),
+            Step::Aggregate,
+            vec![node],
+        );
         if !plan.having.is_empty() {
             let estimate = node.est_rows * (1.0f64 / 3.0).powi(plan.having.len() as i32);
             node = PlanNode::new(
@@ -236,9 +357,22 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
                 estimate,
                 "root",
                 join_list(&plan.having),
+                Step::Having,
                 vec![node],
             );
         }
+    }
+
+    // DISTINCT runs before ORDER BY and LIMIT, as in TiDB's plans.
+    if plan.distinct {
+        node = PlanNode::new(
+            "HashAgg",
+            node.est_rows,
+            "root",
+            format!("group by:{}", join_list(&plan.projection[..plan.visible])),
+            Step::Distinct,
+            vec![node],
+        );
     }
 
     let sort_keys: Vec<String> = plan
@@ -253,27 +387,6 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
             }
         })
         .collect();
-    let trivial_projection = plan.agg.is_none()
-        && plan.projection.len() == plan.input_width
-        && plan
-            .projection
-            .iter()
-            .enumerate()
-            .all(|(i, e)| matches!(e, Expr::Column { index, .. } if *index == i));
-    let projection = |node: PlanNode| -> PlanNode {
-        if trivial_projection {
-            return node;
-        }
-        let visible = &plan.projection[..plan.visible];
-        let (name, info) = if visible.iter().any(Expr::has_model_call) {
-            let models = model_predict::explain_models(&ctx.eval, visible);
-            ("MODEL_PROJECT", format!("{}, {models}", join_list(visible)))
-        } else {
-            ("Projection", join_list(visible))
-        };
-        PlanNode::new(name, node.est_rows, "root", info, vec![node])
-    };
-
     match (plan.order.is_empty(), plan.limit) {
         (false, Some(limit)) => {
             let estimate = node.est_rows.min(limit as f64);
@@ -283,33 +396,45 @@ pub fn build(ctx: &ReadContext, plan: &SelectPlan) -> PlanNode {
                 plan.offset,
                 limit
             );
-            node = projection(PlanNode::new("TopN", estimate, "root", info, vec![node]));
+            let step = Step::Limit {
+                offset: plan.offset,
+                count: limit,
+            };
+            node = PlanNode::new("TopN", estimate, "root", info, step, vec![node]);
         }
         (false, None) => {
             let estimate = node.est_rows;
-            node = projection(PlanNode::new(
-                "Sort",
-                estimate,
-                "root",
-                sort_keys.join(", "),
-                vec![node],
-            ));
+            let info = sort_keys.join(", ");
+            node = PlanNode::new("Sort", estimate, "root", info, Step::Sort, vec![node]);
         }
         (true, Some(limit)) => {
             let estimate = node.est_rows.min(limit as f64);
             let info = format!("offset:{}, count:{}", plan.offset, limit);
-            node = projection(PlanNode::new("Limit", estimate, "root", info, vec![node]));
+            let step = Step::Limit {
+                offset: plan.offset,
+                count: limit,
+            };
+            node = PlanNode::new("Limit", estimate, "root", info, step, vec![node]);
         }
-        (true, None) => node = projection(node),
+        (true, None) => {}
     }
-    if plan.distinct {
-        node = PlanNode::new(
-            "HashAgg",
-            node.est_rows,
-            "root",
-            format!("group by:{}", join_list(&plan.projection[..plan.visible])),
-            vec![node],
-        );
+
+    let trivial_projection = plan.agg.is_none()
+        && plan.projection.len() == plan.input_width
+        && plan
+            .projection
+            .iter()
+            .enumerate()
+            .all(|(i, e)| matches!(e, Expr::Column { index, .. } if *index == i));
+    if !trivial_projection {
+        let visible = &plan.projection[..plan.visible];
+        let (name, info) = if visible.iter().any(Expr::has_model_call) {
+            let models = model_predict::explain_models(&ctx.eval, visible);
+            ("MODEL_PROJECT", format!("{}, {models}", join_list(visible)))
+        } else {
+            ("Projection", join_list(visible))
+        };
+        node = PlanNode::new(name, node.est_rows, "root", info, Step::Project, vec![node]);
     }
     node
 }

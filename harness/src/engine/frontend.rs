@@ -45,6 +45,13 @@ fn text_rows(name: &str, values: Vec<String>) -> Outcome {
 /// Maps a sqlparser error to TiDB's 1064 message form, at the token whose
 /// 1-based line and column sqlparser reports.
 fn parse_error(sql: &str, error: sqlparser::parser::ParserError) -> error::SqlError {
+    error::syntax_at(sql, parse_error_offset(sql, &error))
+}
+
+/// Returns the byte offset in `sql` of the token at the line and column
+/// that a sqlparser error reports, or the end of `sql` when it reports
+/// none.
+fn parse_error_offset(sql: &str, error: &sqlparser::parser::ParserError) -> usize {
     let message = error.to_string();
     let position = message.rsplit_once("Line: ").and_then(|(_, tail)| {
         let (line, column) = tail.split_once(", Column: ")?;
@@ -53,18 +60,17 @@ fn parse_error(sql: &str, error: sqlparser::parser::ParserError) -> error::SqlEr
         Some((line, column))
     });
     let Some((line, column)) = position else {
-        return error::syntax_at(sql, sql.len());
+        return sql.len();
     };
     let line_start = sql
         .match_indices('\n')
         .nth(line.saturating_sub(2))
         .filter(|_| line > 1)
         .map_or(0, |(i, _)| i + 1);
-    let offset = sql[line_start..]
+    sql[line_start..]
         .char_indices()
         .nth(column.saturating_sub(1))
-        .map_or(sql.len(), |(i, _)| line_start + i);
-    error::syntax_at(sql, offset)
+        .map_or(sql.len(), |(i, _)| line_start + i)
 }
 
 fn unquote(name: &str) -> String {
@@ -426,12 +432,19 @@ impl Session {
 
     /// SELECT, INSERT, UPDATE, DELETE, CREATE TABLE, and EXPLAIN SELECT.
     fn data_statement(&mut self, sql: &str, explain: ExplainMode) -> EngineResult<Outcome> {
-        let (without_as_of, as_of_exprs) = preparse::extract_as_of(sql)?;
+        let (without_as_of, as_of_exprs, as_of_map) = preparse::extract_as_of(sql)?;
         let item_texts = preparse::select_item_texts(&without_as_of)?;
-        let rewritten = preparse::rewrite_model_predict(&without_as_of)?;
+        let (rewritten, model_map) = preparse::rewrite_model_predict_mapped(&without_as_of)?;
         let dialect = MySqlDialect {};
-        let mut statements =
-            Parser::parse_sql(&dialect, &rewritten).map_err(|e| parse_error(&rewritten, e))?;
+        // A syntax error is found in the rewritten text but reported at
+        // its place in the statement as written.
+        let mut statements = Parser::parse_sql(&dialect, &rewritten).map_err(|e| {
+            let offset = parse_error_offset(&rewritten, &e);
+            error::syntax_at(
+                sql,
+                as_of_map.source_offset(model_map.source_offset(offset)),
+            )
+        })?;
         if statements.len() != 1 {
             return Err(error::unsupported("several statements in one call"));
         }

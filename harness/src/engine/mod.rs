@@ -41,6 +41,8 @@ pub mod warnings;
 #[cfg(test)]
 mod account_tests;
 #[cfg(test)]
+mod explain_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod warning_tests;

@@ -10,7 +10,12 @@
 //! ```
 //!
 //! CREATE and ALTER fetch and verify the artifact, then check it against
-//! the INPUT and OUTPUT lists before anything is committed.
+//! the INPUT and OUTPUT lists before anything is committed. The fetch and
+//! the checks run without the store lock, so a slow S3 download blocks no
+//! other session. The statement takes the lock to check the catalog
+//! before the fetch and again to commit, when it checks once more that
+//! no other statement changed the model or dropped its database
+//! meanwhile.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -284,6 +289,7 @@ fn create(
     let actor = actor(session);
     {
         let store = session.lock();
+        check_database(&store, db)?;
         let mut trial = store.models.catalog.as_ref().clone();
         let trial_ts = trial.last_commit_ts() + 1;
         let outcome = trial.create_model(
@@ -321,7 +327,10 @@ fn create(
         settings,
     )?;
 
+    // Another session may have created the model or dropped the database
+    // during the fetch; the catalog rejects a duplicate name again here.
     let mut store = session.lock();
+    check_database(&store, db)?;
     let ts = store.tick();
     Arc::make_mut(&mut store.models.catalog).create_model(
         db,
@@ -332,6 +341,14 @@ fn create(
         ts,
     )?;
     Ok(affected())
+}
+
+/// Fails with 1049 when the database does not exist (any more).
+fn check_database(store: &Store, db: &str) -> EngineResult<()> {
+    if store.latest_catalog().database(db).is_none() {
+        return Err(error::unknown_database(db));
+    }
+    Ok(())
 }
 
 fn alter(
@@ -349,6 +366,7 @@ fn alter(
     // formed; the current version gives the engine and the IO lists.
     let current = {
         let store = session.lock();
+        check_database(&store, db)?;
         let mut trial = store.models.catalog.as_ref().clone();
         let trial_ts = trial.last_commit_ts() + 1;
         trial.alter_model(db, name, location, checksum, &actor, trial_ts)?;
@@ -379,7 +397,22 @@ fn alter(
         settings,
     )?;
 
+    // The artifact was checked against the model as it was before the
+    // fetch. Another session may have dropped the model meanwhile (the
+    // catalog reports it), or dropped and created it again with another
+    // engine or other columns, which that check did not cover.
     let mut store = session.lock();
+    check_database(&store, db)?;
+    let latest = store.models.catalog.resolve(db, name, store.now())?;
+    if latest.version.engine != current.version.engine
+        || latest.version.inputs != current.version.inputs
+        || latest.version.outputs != current.version.outputs
+    {
+        return Err(error::other(format!(
+            "model '{db}.{name}': another statement changed the model's engine or columns \
+             while its artifact was fetched; run ALTER MODEL again"
+        )));
+    }
     let ts = store.tick();
     Arc::make_mut(&mut store.models.catalog)
         .alter_model(db, name, location, checksum, &actor, ts)?;

@@ -2,21 +2,23 @@
 //! columns `id`, `estRows`, `actRows`, `task`, `access object`,
 //! `execution info`, `operator info`, `memory`, `disk`.
 //!
-//! `actRows` comes from one real run split at the plan's stages: the
-//! joined rows, the rows after the plain WHERE conjuncts, the rows after
-//! the model conjuncts, and the final rows. Operators whose count those
-//! stages do not give (inside a join with a root Selection, or an
-//! aggregation below a HAVING or LIMIT) print `N/A`.
+//! The operators of FROM and WHERE (scans, readers, selections, joins
+//! and `MODEL_PREDICATE`) run bottom-up as the plan tree shows them, so
+//! each prints the rows it returned. The stages after WHERE run as in a
+//! plain SELECT, and each operator above them prints the rows after its
+//! stage.
 //!
 //! `execution info` of `MODEL_PREDICATE` and `MODEL_PROJECT` lists, per
 //! model, `model:<db.name>, version:<n>, rows:<sent>, batches:<calls>,
 //! time:<ms>ms` for the whole statement; only the time varies between
 //! runs. `memory` and `disk` print `N/A`.
 
-use super::error::EngineResult;
-use super::explain::{self, PlanNode};
+use super::error::{self, EngineResult};
+use super::explain::{self, PlanNode, Step};
 use super::expr::Expr;
-use super::query::{self, ReadContext, SelectPlan};
+use super::query::{self, FinishCounts, ReadContext, SelectPlan, TableSource};
+use super::storage::Row;
+use super::value::Value;
 use crate::target::{Column, ColumnType, ResultSet};
 
 /// What an EXPLAIN statement asks for.
@@ -31,53 +33,13 @@ pub enum ExplainMode {
     Analyze,
 }
 
-/// Row counts of one run.
-struct StageCounts {
-    /// Rows of each table by name and alias, as TableFullScan reads them.
-    tables: Vec<(String, usize)>,
-    /// Rows after the joins and the plain WHERE conjuncts.
-    after_plain: usize,
-    /// Rows after every WHERE conjunct.
-    after_model: usize,
-    /// Rows the statement returned.
-    final_rows: usize,
-}
-
 /// Runs a planned SELECT and renders EXPLAIN ANALYZE rows.
 pub fn analyze(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<ResultSet> {
-    // Run the plan stage by stage; model conjuncts run once, on the rows
-    // that passed the plain ones.
-    let (model, plain): (Vec<Expr>, Vec<Expr>) =
-        plan.filters.iter().cloned().partition(Expr::has_model_call);
-    let mut unfiltered = plan.clone();
-    unfiltered.filters = Vec::new();
-    let joined = query::source_rows(ctx, &unfiltered)?;
-    let after_plain = query::filter_rows(&ctx.eval, joined, &plain)?;
-    let after_plain_count = after_plain.len();
-    let after_model = query::filter_rows(&ctx.eval, after_plain, &model)?;
-    let after_model_count = after_model.len();
-    let output = query::finish_rows(ctx, plan, after_model)?;
-
-    let mut tables = Vec::new();
-    let sources = plan
-        .first
-        .iter()
-        .chain(plan.joins.iter().map(|j| &j.source));
-    for source in sources {
-        tables.push((source.alias.clone(), ctx.scan(&source.table).len()));
-    }
-    let counts = StageCounts {
-        tables,
-        after_plain: after_plain_count,
-        after_model: after_model_count,
-        final_rows: output.len(),
-    };
-
-    // Annotate the plan tree in the order render() prints it.
-    let tree = explain::build(ctx, plan);
-    let mut annotations = Vec::new();
-    annotate(ctx, plan, &tree, &counts, true, &mut annotations);
+    let mut tree = explain::build(ctx, plan);
+    count_rows(ctx, plan, &mut tree)?;
     let plan_rows = explain::render(&tree).rows;
+    let mut annotations = Vec::new();
+    annotate(ctx, &tree, &mut annotations);
 
     let columns = [
         "id",
@@ -122,70 +84,175 @@ pub fn analyze(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<ResultSet> 
     Ok(ResultSet { columns, rows })
 }
 
-/// Pushes `(actRows, execution info)` for `node` and its descendants in
-/// pre-order.
-fn annotate(
+/// Whether a step runs after WHERE, in [`query::finish_rows_counted`].
+fn is_late(step: &Step) -> bool {
+    matches!(
+        step,
+        Step::Aggregate
+            | Step::Having
+            | Step::Distinct
+            | Step::Sort
+            | Step::Limit { .. }
+            | Step::Project
+    )
+}
+
+/// Runs the statement along the plan tree and sets `act_rows` of every
+/// operator.
+fn count_rows(ctx: &ReadContext, plan: &SelectPlan, tree: &mut PlanNode) -> EngineResult<()> {
+    // The late operators form a chain above the operators of FROM and
+    // WHERE, one child each.
+    let mut lower = &mut *tree;
+    while is_late(&lower.step) {
+        let Some(child) = lower.children.first_mut() else {
+            return Err(error::other(format!(
+                "EXPLAIN ANALYZE: operator {} has no input",
+                lower.name
+            )));
+        };
+        lower = child;
+    }
+    let sources: Vec<&TableSource> = plan
+        .first
+        .iter()
+        .chain(plan.joins.iter().map(|j| &j.source))
+        .collect();
+    let rows = run_early(ctx, &sources, lower)?;
+
+    let (_, counts) = query::finish_rows_counted(ctx, plan, rows)?;
+    count_late(tree, &counts);
+    Ok(())
+}
+
+/// Runs an operator of FROM or WHERE and its inputs, sets their
+/// `act_rows`, and returns the operator's rows.
+fn run_early(
     ctx: &ReadContext,
-    plan: &SelectPlan,
-    node: &PlanNode,
-    counts: &StageCounts,
-    is_root: bool,
-    out: &mut Vec<(String, String)>,
-) {
-    let single_table = plan.joins.is_empty();
-    let act = match node.name.as_str() {
-        _ if is_root => Some(counts.final_rows),
-        "MODEL_PREDICATE" => Some(counts.after_model),
-        "TableFullScan" => {
-            let alias = node
-                .access
-                .rsplit_once("alias:")
-                .map(|(_, a)| a)
-                .unwrap_or_else(|| node.access.trim_start_matches("table:"));
-            counts
-                .tables
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(alias))
-                .map(|(_, n)| *n)
-        }
-        "TableReader" if single_table => Some(counts.after_plain),
-        "Selection" if single_table && node.task != "root" => Some(counts.after_plain),
-        "Selection" if plan.agg.is_none() => Some(counts.after_plain),
-        "Projection" | "MODEL_PROJECT" | "Sort" | "TopN" | "Limit"
-            if plan.agg.is_none() && !plan.distinct =>
-        {
-            Some(counts.final_rows)
-        }
-        _ => None,
+    sources: &[&TableSource],
+    node: &mut PlanNode,
+) -> EngineResult<Vec<Row>> {
+    let mut inputs = Vec::with_capacity(node.children.len());
+    for child in &mut node.children {
+        inputs.push(run_early(ctx, sources, child)?);
+    }
+    let missing_input = || {
+        error::other(format!(
+            "EXPLAIN ANALYZE: operator {} has no input",
+            node.name
+        ))
     };
+
+    let rows = match &node.step {
+        Step::Dual => vec![Vec::new()],
+        Step::Scan { source } => {
+            let source = sources.get(*source).ok_or_else(|| {
+                error::other(format!(
+                    "EXPLAIN ANALYZE: no FROM table at position {source}"
+                ))
+            })?;
+            ctx.scan(&source.table)
+        }
+        Step::Read => inputs.pop().ok_or_else(missing_input)?,
+        Step::Filter { conjuncts, offset } => {
+            let input = inputs.pop().ok_or_else(missing_input)?;
+            filter_at(ctx, input, conjuncts, *offset)?
+        }
+        Step::Join { equal } => {
+            let probe = inputs.pop().ok_or_else(missing_input)?;
+            let build = inputs.pop().ok_or_else(missing_input)?;
+            let mut joined = Vec::new();
+            for left in &probe {
+                // Filter per probe row so the intermediate product stays
+                // small.
+                let candidates: Vec<Row> = build
+                    .iter()
+                    .map(|right| {
+                        let mut row = left.clone();
+                        row.extend(right.iter().cloned());
+                        row
+                    })
+                    .collect();
+                joined.extend(query::filter_rows(&ctx.eval, candidates, equal)?);
+            }
+            joined
+        }
+        late => {
+            return Err(error::other(format!(
+                "EXPLAIN ANALYZE: operator {} ({late:?}) below the joins",
+                node.name
+            )))
+        }
+    };
+    node.act_rows = Some(rows.len());
+    Ok(rows)
+}
+
+/// Filters rows that hold the joined row's columns from `offset` on. The
+/// conjuncts read joined-row positions, so the rows are padded in front
+/// while they are evaluated.
+fn filter_at(
+    ctx: &ReadContext,
+    rows: Vec<Row>,
+    conjuncts: &[Expr],
+    offset: usize,
+) -> EngineResult<Vec<Row>> {
+    if offset == 0 {
+        return query::filter_rows(&ctx.eval, rows, conjuncts);
+    }
+    let padded = rows
+        .into_iter()
+        .map(|row| {
+            let mut full = vec![Value::Null; offset];
+            full.extend(row);
+            full
+        })
+        .collect();
+    let kept = query::filter_rows(&ctx.eval, padded, conjuncts)?;
+    Ok(kept
+        .into_iter()
+        .map(|mut row| row.split_off(offset))
+        .collect())
+}
+
+/// Sets `act_rows` of the operators after WHERE from the stage counts,
+/// bottom-up.
+fn count_late(node: &mut PlanNode, counts: &FinishCounts) -> usize {
+    if !is_late(&node.step) {
+        return node.act_rows.unwrap_or(0);
+    }
+    let input = match node.children.first_mut() {
+        Some(child) => count_late(child, counts),
+        None => 0,
+    };
+    let rows = match node.step {
+        Step::Aggregate => counts.aggregated,
+        Step::Having => counts.after_having,
+        Step::Distinct => counts.distinct,
+        Step::Limit { offset, count } => {
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            let count = usize::try_from(count).unwrap_or(usize::MAX);
+            input.saturating_sub(offset).min(count)
+        }
+        _ => input,
+    };
+    node.act_rows = Some(rows);
+    rows
+}
+
+/// Pushes `(actRows, execution info)` for `node` and its descendants in
+/// the pre-order that [`explain::render`] prints.
+fn annotate(ctx: &ReadContext, node: &PlanNode, out: &mut Vec<(String, String)>) {
     let info = match node.name.as_str() {
         "MODEL_PREDICATE" | "MODEL_PROJECT" => model_execution_info(ctx),
         _ => String::new(),
     };
-    out.push((
-        act.map_or_else(|| "N/A".to_string(), |n| n.to_string()),
-        info,
-    ));
+    let act_rows = node
+        .act_rows
+        .map_or_else(|| "N/A".to_string(), |n| n.to_string());
+    out.push((act_rows, info));
     for child in &node.children {
-        // The direct input of MODEL_PREDICATE is the plain part of WHERE.
-        if node.name == "MODEL_PREDICATE" {
-            annotate_source(ctx, plan, child, counts, out);
-        } else {
-            annotate(ctx, plan, child, counts, false, out);
-        }
+        annotate(ctx, child, out);
     }
-}
-
-fn annotate_source(
-    ctx: &ReadContext,
-    plan: &SelectPlan,
-    node: &PlanNode,
-    counts: &StageCounts,
-    out: &mut Vec<(String, String)>,
-) {
-    let start = out.len();
-    annotate(ctx, plan, node, counts, false, out);
-    out[start].0 = counts.after_plain.to_string();
 }
 
 fn model_execution_info(ctx: &ReadContext) -> String {

@@ -6,6 +6,9 @@
 //!   expression text is returned for the caller to evaluate.
 //! - `MODEL_PREDICT(m, a, b).score` becomes
 //!   `MODEL_PREDICT_OUTPUT(m, a, b, 'score')`.
+//!
+//! Each rewrite also returns an [`OffsetMap`], so a syntax error found in
+//! the rewritten text is reported at its place in the text as written.
 
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
@@ -109,11 +112,105 @@ const AS_OF_TERMINATORS: &[&str] = &[
     "LOCK",
 ];
 
+/// Maps byte offsets of a rewritten statement back to the text it was
+/// rewritten from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OffsetMap {
+    /// Pieces of the rewritten text, in order.
+    pieces: Vec<Piece>,
+    /// Length of the rewritten text.
+    rewritten_len: usize,
+    /// Length of the source text.
+    source_len: usize,
+}
+
+/// A piece of rewritten text: a copy of source text, or text that
+/// replaces the source text starting at `source_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    rewritten_start: usize,
+    source_start: usize,
+    copied: bool,
+}
+
+impl OffsetMap {
+    /// Returns the source offset of a byte offset of the rewritten text.
+    /// Offsets in copied text map byte for byte, offsets in replacement
+    /// text map to the start of the source text it replaced, and the end
+    /// of the rewritten text maps to the end of the source.
+    pub fn source_offset(&self, offset: usize) -> usize {
+        if offset >= self.rewritten_len {
+            return self.source_len;
+        }
+        let index = self
+            .pieces
+            .partition_point(|piece| piece.rewritten_start <= offset);
+        let Some(piece) = index.checked_sub(1).map(|i| self.pieces[i]) else {
+            return offset.min(self.source_len);
+        };
+        if piece.copied {
+            (piece.source_start + offset - piece.rewritten_start).min(self.source_len)
+        } else {
+            piece.source_start
+        }
+    }
+}
+
+/// Builds rewritten text and its [`OffsetMap`] together.
+struct Rewriter<'a> {
+    source: &'a str,
+    out: String,
+    map: OffsetMap,
+}
+
+impl<'a> Rewriter<'a> {
+    fn new(source: &'a str) -> Rewriter<'a> {
+        Rewriter {
+            source,
+            out: String::with_capacity(source.len()),
+            map: OffsetMap {
+                source_len: source.len(),
+                ..OffsetMap::default()
+            },
+        }
+    }
+
+    /// Appends the source text in `start..end`.
+    fn copy(&mut self, start: usize, end: usize) {
+        if start < end {
+            self.push_piece(start, true);
+            self.out.push_str(&self.source[start..end]);
+        }
+    }
+
+    /// Appends `text` in place of source text that starts at `source_start`.
+    fn replace(&mut self, text: &str, source_start: usize) {
+        if !text.is_empty() {
+            self.push_piece(source_start, false);
+            self.out.push_str(text);
+        }
+    }
+
+    fn push_piece(&mut self, source_start: usize, copied: bool) {
+        self.map.pieces.push(Piece {
+            rewritten_start: self.out.len(),
+            source_start,
+            copied,
+        });
+    }
+
+    fn finish(mut self) -> (String, OffsetMap) {
+        self.map.rewritten_len = self.out.len();
+        (self.out, self.map)
+    }
+}
+
 /// Removes every `AS OF TIMESTAMP <expr>` clause, returning the rewritten
-/// statement and the expression texts in order.
-pub fn extract_as_of(sql: &str) -> EngineResult<(String, Vec<String>)> {
+/// statement, the expression texts in order, and the offset map back to
+/// `sql`.
+pub fn extract_as_of(sql: &str) -> EngineResult<(String, Vec<String>, OffsetMap)> {
     let lexemes = lex(sql)?;
-    let mut out = String::new();
+    let mut out = Rewriter::new(sql);
     let mut copied_to = 0;
     let mut expressions = Vec::new();
     let mut i = 0;
@@ -146,20 +243,27 @@ pub fn extract_as_of(sql: &str) -> EngineResult<(String, Vec<String>)> {
             return Err(error::syntax(&sql[lexemes[i].start..]));
         }
         expressions.push(sql[lexemes[i + 3].start..lexemes[j - 1].end].to_string());
-        out.push_str(&sql[copied_to..lexemes[i].start]);
-        out.push(' ');
+        out.copy(copied_to, lexemes[i].start);
+        out.replace(" ", lexemes[i].start);
         copied_to = lexemes[j - 1].end;
         i = j;
     }
-    out.push_str(&sql[copied_to..]);
-    Ok((out, expressions))
+    out.copy(copied_to, sql.len());
+    let (text, map) = out.finish();
+    Ok((text, expressions, map))
 }
 
 /// Rewrites `MODEL_PREDICT(args).name` to
 /// `MODEL_PREDICT_OUTPUT(args, 'name')`; other text is unchanged.
 pub fn rewrite_model_predict(sql: &str) -> EngineResult<String> {
+    rewrite_model_predict_mapped(sql).map(|(text, _)| text)
+}
+
+/// Runs [`rewrite_model_predict`] and also returns the offset map back to
+/// `sql`.
+pub fn rewrite_model_predict_mapped(sql: &str) -> EngineResult<(String, OffsetMap)> {
     let lexemes = lex(sql)?;
-    let mut out = String::new();
+    let mut out = Rewriter::new(sql);
     let mut copied_to = 0;
     let mut i = 0;
     while i + 1 < lexemes.len() {
@@ -204,15 +308,21 @@ pub fn rewrite_model_predict(sql: &str) -> EngineResult<String> {
             i = close + 1;
             continue;
         };
-        out.push_str(&sql[copied_to..lexemes[i].start]);
-        out.push_str(MODEL_PREDICT_OUTPUT);
-        out.push_str(&sql[lexemes[i + 1].start..lexemes[close].start]);
-        out.push_str(&format!(", '{}')", name.replace('\'', "''")));
+        // The arguments are copied, so an error inside them keeps its
+        // place. The new name maps to the call's name, and the added
+        // output to its closing parenthesis.
+        out.copy(copied_to, lexemes[i].start);
+        out.replace(MODEL_PREDICT_OUTPUT, lexemes[i].start);
+        out.copy(lexemes[i + 1].start, lexemes[close].start);
+        out.replace(
+            &format!(", '{}')", name.replace('\'', "''")),
+            lexemes[close].start,
+        );
         copied_to = end;
         i = close + 1;
     }
-    out.push_str(&sql[copied_to..]);
-    Ok(out)
+    out.copy(copied_to, sql.len());
+    Ok(out.finish())
 }
 
 const SELECT_LIST_END: &[&str] = &[
@@ -299,7 +409,7 @@ mod tests {
             ("select * from t", "select * from t", vec![]),
         ];
         for (input, rewritten, expressions) in cases {
-            let (text, found) = extract_as_of(input).unwrap();
+            let (text, found, _) = extract_as_of(input).unwrap();
             assert_eq!(text, rewritten, "{input}");
             assert_eq!(found, expressions, "{input}");
         }
@@ -317,6 +427,54 @@ mod tests {
         );
         let untouched = "SELECT MODEL_PREDICT(m, a) FROM t";
         assert_eq!(rewrite_model_predict(untouched).unwrap(), untouched);
+    }
+
+    #[test]
+    fn model_predict_offsets_map_to_the_source() {
+        let source = "SELECT MODEL_PREDICT(m, a).score + x FROM t";
+        let (rewritten, map) = rewrite_model_predict_mapped(source).unwrap();
+        assert_eq!(
+            rewritten,
+            "SELECT model_predict_output(m, a, 'score') + x FROM t"
+        );
+        // Copied text maps byte for byte, before and after the call.
+        assert_eq!(map.source_offset(0), 0);
+        let plus = rewritten.find('+').unwrap();
+        assert_eq!(map.source_offset(plus), source.find('+').unwrap());
+        // The new name maps to the call's name, the arguments to
+        // themselves, and the added output to the closing parenthesis.
+        assert_eq!(map.source_offset(7), 7);
+        assert_eq!(map.source_offset(10), 7);
+        let argument = rewritten.find("a,").unwrap();
+        assert_eq!(map.source_offset(argument), source.find("a)").unwrap());
+        let added = rewritten.find("'score'").unwrap();
+        assert_eq!(map.source_offset(added), source.find(").score").unwrap());
+        // The end maps to the end.
+        assert_eq!(map.source_offset(rewritten.len()), source.len());
+    }
+
+    #[test]
+    fn as_of_offsets_map_to_the_source() {
+        let source = "select * from t as of timestamp @a where b = 1";
+        let (rewritten, _, map) = extract_as_of(source).unwrap();
+        assert_eq!(rewritten, "select * from t   where b = 1");
+        let b = rewritten.find('b').unwrap();
+        assert_eq!(map.source_offset(b), source.find('b').unwrap());
+        assert_eq!(map.source_offset(15), 15);
+        assert_eq!(map.source_offset(16), source.find("as of").unwrap());
+        assert_eq!(map.source_offset(rewritten.len()), source.len());
+    }
+
+    #[test]
+    fn untouched_text_maps_to_itself() {
+        let source = "SELECT MODEL_PREDICT(m, a) FROM t";
+        let (rewritten, map) = rewrite_model_predict_mapped(source).unwrap();
+        assert_eq!(rewritten, source);
+        for offset in 0..=source.len() {
+            assert_eq!(map.source_offset(offset), offset);
+        }
+        let (_, map) = rewrite_model_predict_mapped("").unwrap();
+        assert_eq!(map.source_offset(0), 0);
     }
 
     #[test]

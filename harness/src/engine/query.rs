@@ -679,13 +679,36 @@ pub fn project_rows(ctx: &EvalContext, rows: &[Row], exprs: &[Expr]) -> EngineRe
     Ok(out)
 }
 
-/// Rows produced by FROM, the joins and WHERE.
+/// The WHERE and ON conjuncts that call a model, in the order they run:
+/// after the joins and the plain WHERE conjuncts, cheapest model first.
+/// For inner joins, moving an ON conjunct above the joins keeps the rows.
+pub fn model_conjuncts(ctx: &EvalContext, plan: &SelectPlan) -> Vec<Expr> {
+    let mut model: Vec<Expr> = plan
+        .filters
+        .iter()
+        .chain(plan.joins.iter().flat_map(|j| j.on.iter()))
+        .filter(|e| e.has_model_call())
+        .cloned()
+        .collect();
+    super::model_predict::order_conjuncts(ctx, &mut model);
+    model
+}
+
+/// Rows produced by FROM, the joins and WHERE. The plain conjuncts of ON
+/// and WHERE run first, so a model sees only the rows that pass them, as
+/// EXPLAIN shows.
 pub fn source_rows(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<Vec<Row>> {
     let mut rows = match &plan.first {
         None => vec![Vec::new()],
         Some(source) => ctx.scan(&source.table),
     };
     for join in &plan.joins {
+        let plain_on: Vec<Expr> = join
+            .on
+            .iter()
+            .filter(|e| !e.has_model_call())
+            .cloned()
+            .collect();
         let right = ctx.scan(&join.source.table);
         let mut joined = Vec::new();
         for left in &rows {
@@ -698,14 +721,26 @@ pub fn source_rows(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<Vec<Row
                     row
                 })
                 .collect();
-            joined.extend(filter_rows(&ctx.eval, candidates, &join.on)?);
+            joined.extend(filter_rows(&ctx.eval, candidates, &plain_on)?);
         }
         rows = joined;
     }
-    filter_rows(&ctx.eval, rows, &plan.filters)
+
+    let plain_where: Vec<Expr> = plan
+        .filters
+        .iter()
+        .filter(|e| !e.has_model_call())
+        .cloned()
+        .collect();
+    let rows = filter_rows(&ctx.eval, rows, &plain_where)?;
+    filter_rows(&ctx.eval, rows, &model_conjuncts(&ctx.eval, plan))
 }
 
-fn aggregate_rows(ctx: &EvalContext, rows: Vec<Row>, state: &AggState) -> EngineResult<Vec<Row>> {
+pub fn aggregate_rows(
+    ctx: &EvalContext,
+    rows: Vec<Row>,
+    state: &AggState,
+) -> EngineResult<Vec<Row>> {
     let mut groups: Vec<(Vec<Value>, Vec<Accumulator>)> = Vec::new();
     let mut index: HashMap<Vec<String>, usize> = HashMap::new();
     for batch in rows.chunks(BATCH_SIZE) {
@@ -759,14 +794,37 @@ pub fn execute_plan(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<Vec<Ro
     finish_rows(ctx, plan, rows)
 }
 
+/// Row counts after the stages of [`finish_rows`] that can change them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinishCounts {
+    /// Groups after aggregation; the input count without aggregation.
+    pub aggregated: usize,
+    /// Rows after HAVING.
+    pub after_having: usize,
+    /// Rows after DISTINCT.
+    pub distinct: usize,
+}
+
 /// Runs the stages after WHERE (aggregation, HAVING, projection,
 /// DISTINCT, ORDER BY, LIMIT) on the rows that passed WHERE.
 pub fn finish_rows(ctx: &ReadContext, plan: &SelectPlan, rows: Vec<Row>) -> EngineResult<Vec<Row>> {
+    finish_rows_counted(ctx, plan, rows).map(|(rows, _)| rows)
+}
+
+/// Runs [`finish_rows`] and also returns the row counts between stages.
+pub fn finish_rows_counted(
+    ctx: &ReadContext,
+    plan: &SelectPlan,
+    rows: Vec<Row>,
+) -> EngineResult<(Vec<Row>, FinishCounts)> {
     let mut rows = rows;
+    let mut aggregated = rows.len();
     if let Some(state) = &plan.agg {
         rows = aggregate_rows(&ctx.eval, rows, state)?;
+        aggregated = rows.len();
         rows = filter_rows(&ctx.eval, rows, &plan.having)?;
     }
+    let after_having = rows.len();
     let mut output = project_rows(&ctx.eval, &rows, &plan.projection)?;
 
     if plan.distinct {
@@ -780,6 +838,7 @@ pub fn finish_rows(ctx: &ReadContext, plan: &SelectPlan, rows: Vec<Row>) -> Engi
             )
         });
     }
+    let distinct = output.len();
     if !plan.order.is_empty() {
         output.sort_by(|a, b| {
             for (position, descending) in &plan.order {
@@ -805,7 +864,12 @@ pub fn finish_rows(ctx: &ReadContext, plan: &SelectPlan, rows: Vec<Row>) -> Engi
     for row in &mut output {
         row.truncate(plan.visible);
     }
-    Ok(output)
+    let counts = FinishCounts {
+        aggregated,
+        after_having,
+        distinct,
+    };
+    Ok((output, counts))
 }
 
 /// Returns the text-protocol type of a result column.

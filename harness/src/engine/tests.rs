@@ -711,6 +711,35 @@ fn syntax_errors_name_line_and_column() {
 }
 
 #[test]
+fn syntax_error_column_after_rewrites() {
+    let target = ReferenceTarget::new();
+    let mut conn = connect(&target);
+    // MODEL_PREDICT(...).x and AS OF TIMESTAMP are rewritten before
+    // parsing; the position still counts in the statement as written.
+    let cases = [
+        (
+            "select id from t where model_predict(m, a).score > 0.5 and id = = 1",
+            r#"line 1 column 65 near "= 1" "#,
+        ),
+        (
+            "select model_predict(m, a +).score from t",
+            r#"line 1 column 28 near ").score from t" "#,
+        ),
+        (
+            "select model_predict(m, a).score,\n  model_predict(m, b).score from t where 1 +",
+            r#"line 2 column 44 near "" "#,
+        ),
+        (
+            "select * from t as of timestamp now(6) where a = = 1",
+            r#"line 1 column 50 near "= 1" "#,
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(syntax_position(&mut conn, sql), expected, "{sql}");
+    }
+}
+
+#[test]
 fn float_with_exact_type_is_double() {
     let target = ReferenceTarget::new();
     let mut conn = connect(&target);

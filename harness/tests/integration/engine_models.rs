@@ -8,13 +8,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use harness::artifact::checksum::path_checksum;
-use harness::artifact::{DirVariant, LoaderOptions};
+use harness::artifact::{DirVariant, LoaderOptions, S3Config};
 use harness::catalog::{ModelSettings, NullBehavior};
 use harness::engine::engine_config::EngineConfig;
 use harness::engine::ReferenceTarget;
 use harness::sidecar::{PoolConfig, SidecarCommand};
 use harness::target::{ConnectOptions, Connection, Outcome, SqlError, Target};
 
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutPayload};
+use support::gated_proxy::GatedProxy;
+use support::moto::MotoServer;
 use support::{fake_command, fixture, pool_config, python_command, spec_eval};
 
 /// An engine with its own artifact cache and sidecar socket directory.
@@ -26,6 +30,15 @@ struct Engine {
 
 impl Engine {
     fn new(command: Option<SidecarCommand>, tune: impl FnOnce(&mut PoolConfig)) -> Engine {
+        Engine::with_s3(command, S3Config::default(), tune)
+    }
+
+    /// An engine whose artifact loader reaches S3 with `s3`.
+    fn with_s3(
+        command: Option<SidecarCommand>,
+        s3: S3Config,
+        tune: impl FnOnce(&mut PoolConfig),
+    ) -> Engine {
         let cache = tempfile::tempdir().expect("cache dir");
         let sockets = tempfile::Builder::new()
             .prefix("hs-")
@@ -39,6 +52,7 @@ impl Engine {
         let config = EngineConfig {
             loader: LoaderOptions {
                 cache_dir: cache.path().to_path_buf(),
+                s3,
                 ..LoaderOptions::default()
             },
             mlflow,
@@ -229,6 +243,17 @@ fn ddl_errors_name_model_field_and_cause() {
         ),
     );
     assert_mentions(&err, &["invalid checksum 'md5:1' for model 'test.m'"]);
+
+    // Unknown database, checked before any fetch.
+    let err = fail(
+        conn,
+        &format!(
+            "CREATE MODEL nodb.m ({CHURN_IO}) USING MLFLOW LOCATION '{}' CHECKSUM '{churn_sum}'",
+            uri(&churn)
+        ),
+    );
+    assert_eq!(err.code, 1049);
+    assert_mentions(&err, &["nodb"]);
 
     // Missing artifact.
     let err = fail(
@@ -909,4 +934,186 @@ fn slow_model_blocks_no_other_session() {
         plain < Duration::from_millis(1_000),
         "plain statements took {plain:?} while a model ran in another session"
     );
+}
+
+/// Bucket of the S3 fetch tests.
+const FETCH_BUCKET: &str = "models";
+
+/// Longest time a gated proxy holds a fetch, so a failing test cannot
+/// leave a DDL statement stuck.
+const MAX_HOLD: Duration = Duration::from_secs(5);
+
+/// An engine without a sidecar whose S3 requests go through `proxy`.
+fn engine_via(proxy: &GatedProxy) -> Engine {
+    let s3 = S3Config {
+        endpoint: Some(format!("http://127.0.0.1:{}", proxy.port)),
+        region: Some("us-east-1".to_string()),
+        access_key_id: Some("testing".to_string()),
+        secret_access_key: Some("testing".to_string()),
+        allow_http: Some(true),
+    };
+    Engine::with_s3(None, s3, |_| {})
+}
+
+/// Runs `sql` in a new session of `engine` on another thread.
+fn spawn_statement(
+    engine: &Engine,
+    sql: String,
+) -> std::thread::JoinHandle<Result<Outcome, SqlError>> {
+    let target = engine.target().clone();
+    std::thread::spawn(move || {
+        let mut conn = target
+            .connect(&ConnectOptions {
+                database: "test".into(),
+                ..ConnectOptions::default()
+            })
+            .expect("connect");
+        conn.execute(&sql)
+    })
+}
+
+/// Runs `plain` in `conn` while `ddl` waits at the closed gate of `proxy`,
+/// checks that `plain` finished promptly and `ddl` is still waiting, then
+/// opens the gate and returns the DDL result.
+fn while_fetch_is_held(
+    proxy: &GatedProxy,
+    ddl: std::thread::JoinHandle<Result<Outcome, SqlError>>,
+    plain: impl FnOnce(),
+) -> Result<Outcome, SqlError> {
+    assert!(
+        proxy.wait_for_client(Duration::from_secs(10)),
+        "the DDL statement never reached the S3 server"
+    );
+    let started = std::time::Instant::now();
+    plain();
+    let elapsed = started.elapsed();
+    assert!(
+        !ddl.is_finished(),
+        "the DDL statement finished while its fetch was held"
+    );
+    proxy.open();
+    let result = ddl.join().expect("DDL thread");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "statements of another session took {elapsed:?} while a model fetch was held"
+    );
+    result
+}
+
+/// CREATE and ALTER MODEL fetch an `s3://` artifact from moto through a
+/// proxy that holds the download until the test opens it. The fetch runs
+/// without the store lock, so another session's statements finish
+/// meanwhile, and the DDL checks the catalog again when it commits: a
+/// model created by another session meanwhile makes CREATE fail as a
+/// duplicate, and a model replaced with another engine makes ALTER fail.
+#[test]
+fn model_fetch_blocks_no_other_session() {
+    let moto = MotoServer::start();
+    moto.create_bucket(FETCH_BUCKET);
+    let onnx = fixture("onnx/churn_linear.onnx");
+    let onnx_sum = checksum(&onnx);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let store = moto.config().build_store(FETCH_BUCKET).expect("S3 client");
+    for key in ["v1/churn.onnx", "v2/churn.onnx"] {
+        let bytes = std::fs::read(&onnx).expect("read fixture");
+        runtime
+            .block_on(store.put(&ObjectPath::from(key), PutPayload::from(bytes)))
+            .expect("upload fixture");
+    }
+    let s3_create = |name: &str, key: &str| {
+        format!(
+            "CREATE MODEL {name} ({CHURN_IO}) USING ONNX \
+             LOCATION 's3://{FETCH_BUCKET}/{key}' CHECKSUM '{onnx_sum}'"
+        )
+    };
+
+    // A held CREATE MODEL blocks neither reads nor writes of another
+    // session, and commits once its fetch completes.
+    {
+        let proxy = GatedProxy::start(moto.port, MAX_HOLD);
+        let engine = engine_via(&proxy);
+        let mut conn = engine.connect();
+        run(
+            &mut *conn,
+            "CREATE TABLE c (id INT PRIMARY KEY, tenure DOUBLE, spend DOUBLE)",
+        );
+        run(&mut *conn, "INSERT INTO c VALUES (1, 0, 0), (2, 32, 128)");
+        let ddl = spawn_statement(&engine, s3_create("lin", "v1/churn.onnx"));
+        let result = while_fetch_is_held(&proxy, ddl, || {
+            assert_eq!(column(&mut *conn, "SELECT COUNT(*) FROM c"), vec!["2"]);
+            run(&mut *conn, "INSERT INTO c VALUES (3, 48, 150)");
+            assert_eq!(column(&mut *conn, "SELECT COUNT(*) FROM c"), vec!["3"]);
+        });
+        result.unwrap_or_else(|err| panic!("held CREATE MODEL failed: {err}"));
+        assert_eq!(
+            column(
+                &mut *conn,
+                "SELECT COUNT(*) FROM c WHERE MODEL_PREDICT(lin, tenure, spend).score > -100"
+            ),
+            vec!["3"]
+        );
+    }
+
+    // Another session creates the same model while the fetch is held: the
+    // held CREATE gets the duplicate error and commits nothing.
+    {
+        let proxy = GatedProxy::start(moto.port, MAX_HOLD);
+        let engine = engine_via(&proxy);
+        let mut conn = engine.connect();
+        let ddl = spawn_statement(&engine, s3_create("lin", "v1/churn.onnx"));
+        let result = while_fetch_is_held(&proxy, ddl, || {
+            run(
+                &mut *conn,
+                &create_sql("lin", CHURN_IO, "ONNX", "onnx/churn_linear.onnx"),
+            );
+        });
+        let err = match result {
+            Ok(outcome) => panic!("held CREATE MODEL succeeded: {outcome:?}"),
+            Err(err) => err,
+        };
+        assert_mentions(&err, &["model 'test.lin' already exists"]);
+        assert_eq!(
+            column(&mut *conn, "SELECT location FROM mysql.tidb_model_version"),
+            vec![uri(&onnx)]
+        );
+    }
+
+    // Another session drops the model and creates it again as an MLflow
+    // model while an ALTER's fetch is held: the ONNX artifact was checked
+    // for the old model, so the ALTER fails and the new model keeps its
+    // version.
+    {
+        let proxy = GatedProxy::start(moto.port, MAX_HOLD);
+        let engine = engine_via(&proxy);
+        let mut conn = engine.connect();
+        run(
+            &mut *conn,
+            &create_sql("lin", CHURN_IO, "ONNX", "onnx/churn_linear.onnx"),
+        );
+        let ddl = spawn_statement(
+            &engine,
+            format!(
+                "ALTER MODEL lin SET LOCATION 's3://{FETCH_BUCKET}/v2/churn.onnx' CHECKSUM '{onnx_sum}'"
+            ),
+        );
+        let result = while_fetch_is_held(&proxy, ddl, || {
+            run(&mut *conn, "DROP MODEL lin");
+            run(
+                &mut *conn,
+                &create_sql("lin", CHURN_IO, "MLFLOW", "mlflow/churn"),
+            );
+        });
+        let err = match result {
+            Ok(outcome) => panic!("held ALTER MODEL succeeded: {outcome:?}"),
+            Err(err) => err,
+        };
+        assert_mentions(&err, &["test.lin", "changed the model's engine or columns"]);
+        assert_eq!(
+            column(
+                &mut *conn,
+                "SELECT CONCAT(engine, ' ', version) FROM INFORMATION_SCHEMA.TIDB_MODEL_VERSIONS WHERE deleted_at IS NULL"
+            ),
+            vec!["mlflow 1"]
+        );
+    }
 }

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod mariadb;
+pub mod gated_proxy;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
