@@ -542,11 +542,16 @@ impl Worker {
                 return Err(ClientError::Protocol(format!("invalid response frame: {other}")))
             }
         }
+        self.trace_received();
+        Ok(())
+    }
+
+    /// Records the frame just read in the transcript, when there is one.
+    fn trace_received(&self) {
         if let Some(target) = &self.trace {
             let frame = Frame::new(self.reader.header().to_vec(), self.reader.payload().to_vec());
             target.tracer.record(Direction::FromSidecar, target.worker, target.slot, self.pid, &frame);
         }
-        Ok(())
     }
 
     /// Builds a `Died` error, reaping the process if it has exited so the
@@ -567,20 +572,42 @@ impl Worker {
     }
 
     /// Asks the sidecar to stop, waits up to a grace period, then kills it.
-    /// Always reaps the process and removes the socket directory.
+    /// A sidecar that does not acknowledge the request is killed at once:
+    /// it is broken, and waiting would only delay the caller. Always reaps
+    /// the process and removes the socket directory.
     pub async fn shutdown(mut self) {
-        if !self.has_exited() {
-            let id = self.next_id();
-            let request = Request::Shutdown { id };
-            let _ = self
-                .call(&request, Bytes::new(), SHUTDOWN_GRACE, "-")
-                .await;
+        if !self.has_exited() && self.acknowledges_shutdown() {
             let deadline = Instant::now() + SHUTDOWN_GRACE;
             while Instant::now() < deadline && !self.has_exited() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
         self.kill();
+    }
+
+    /// Sends `shutdown` and reports whether an `ok` answer with its id came
+    /// back within the grace period. Failures are not diagnosed further
+    /// (no waiting for an exit status or stderr), since the worker is
+    /// killed next anyway.
+    fn acknowledges_shutdown(&mut self) -> bool {
+        let request = Request::Shutdown { id: self.next_id() };
+        let time = RequestTime::starting_now(SHUTDOWN_GRACE);
+        if self.send(&request, &[], time, "-").is_err() {
+            return false;
+        }
+        let mut stream = DeadlineStream {
+            stream: &self.stream,
+            deadline: time.deadline,
+            timeouts: &mut self.timeouts,
+        };
+        if !matches!(self.reader.read_frame(&mut stream, &self.limits), Ok(true)) {
+            return false;
+        }
+        self.trace_received();
+        matches!(
+            Response::from_header(self.reader.header()),
+            Ok(response) if response.ok && response.id == request.id()
+        )
     }
 
     /// Kills (SIGKILL) and reaps the process and removes its directory.
