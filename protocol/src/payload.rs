@@ -12,7 +12,9 @@ pub fn encode_f32s(values: &[f32]) -> Vec<u8> {
 /// Encodes values into `out`, replacing its contents and keeping its
 /// allocation when it is large enough.
 pub fn encode_f32s_into(values: &[f32], out: &mut Vec<u8>) {
-    out.clear();
+    // Every byte is overwritten below, so only growth is zero-filled: a
+    // buffer reused for same-sized payloads is not cleared each time.
+    out.truncate(values.len() * 4);
     out.resize(values.len() * 4, 0);
     for (bytes, value) in out.chunks_exact_mut(4).zip(values) {
         bytes.copy_from_slice(&value.to_le_bytes());
