@@ -296,7 +296,7 @@ impl SidecarPool {
 
     /// Sends one batch to each of `slots`, then reads every response in
     /// batch order into `output`. The first failure fails the call, once
-    /// every request sent has its answer or its worker was discarded.
+    /// every request sent has its response or its worker was discarded.
     async fn run_wave(
         &self,
         request: PredictRequest<'_>,
