@@ -96,8 +96,13 @@ impl Connection {
             };
 
             // Step 2: the fault script may act before any answer exists.
+            // Parsing the op is skipped when no rule could use it.
             let index = self.state.next_request_index();
-            let action = self.state.faults.action_for(index, header_op(&frame.header).as_deref());
+            let action = if self.state.faults.rules.is_empty() {
+                None
+            } else {
+                self.state.faults.action_for(index, header_op(&frame.header).as_deref())
+            };
             if let Some(action) = action {
                 info!(request = index, ?action, "fault: applying");
             }

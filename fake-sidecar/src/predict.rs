@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use model_spec::{ModelSpec, CRASH_EXIT_STATUS};
 use sidecar_protocol::frame::DEFAULT_MAX_PAYLOAD_BYTES;
-use sidecar_protocol::payload::decode_f32s;
+use sidecar_protocol::payload::decode_f32s_into;
 use sidecar_protocol::ErrorCode;
 use tracing::{debug, error, warn};
 
@@ -72,18 +72,21 @@ pub async fn predict(state: &State, request: PredictRequest<'_>) -> Result<Predi
         ));
     }
 
-    // Step 4: convert each column to its signature type.
-    let values = decode_f32s(request.payload)
-        .ok_or_else(|| ServeError::bad_request("payload length is not a multiple of 4"))?;
-    check_conversions(&model.inputs, request.input_names, rows, &values)?;
+    // Step 4: decode the values in the spec's input order, then check the
+    // conversion of each column to its signature type.
+    let spec_rows = decode_reordered(request.payload, rows, request.input_names, &model.spec.inputs);
+    check_conversions(&model.inputs, &model.spec.inputs, rows, &spec_rows)?;
 
-    // Step 5: reorder the columns to the spec's input order and run the model.
-    let spec_rows = reorder_columns(&values, rows, request.input_names, &model.spec.inputs);
+    // Step 5: run the model.
     let result = run_model(state, request.model_path, &model.spec, rows, &spec_rows).await?;
 
     // Step 6: reorder the outputs to the requested order.
     let spec_outputs = model.spec.output_names();
-    let values = reorder_columns(&result, rows, &spec_outputs, &output_names);
+    let values = if spec_outputs == output_names {
+        result
+    } else {
+        reorder_columns(&result, rows, &spec_outputs, &output_names)
+    };
     Ok(Prediction {
         output_names,
         values,
@@ -142,6 +145,20 @@ fn check_conversions(
         }
     }
     Ok(())
+}
+
+/// Decodes a row-major FP32 payload whose columns are in the order `from`
+/// into values in the order `to`. Both lists hold the same names, and the
+/// payload holds `rows × from.len()` values (checked by the caller).
+fn decode_reordered(payload: &[u8], rows: usize, from: &[String], to: &[String]) -> Vec<f32> {
+    let mut values = Vec::with_capacity(rows * from.len());
+    // Appending to an empty vector cannot fail for a length checked to be
+    // a multiple of 4.
+    let _ = decode_f32s_into(payload, &mut values);
+    if from == to {
+        return values;
+    }
+    reorder_columns(&values, rows, from, to)
 }
 
 /// Reorders the columns of a row-major matrix from the order `from` to

@@ -218,7 +218,7 @@ impl Preamble {
     }
 }
 
-fn check_lengths(header_len: u32, payload_len: u32, limits: &Limits) -> Result<(), FrameError> {
+pub(crate) fn check_lengths(header_len: u32, payload_len: u32, limits: &Limits) -> Result<(), FrameError> {
     if header_len < MIN_HEADER_BYTES || header_len > limits.max_header_bytes {
         return Err(FrameError::HeaderTooLarge {
             len: header_len,

@@ -7,11 +7,13 @@
 //! # Layout
 //!
 //! - [`frame`]: the 16-byte preamble and the incremental frame codec.
+//! - [`blocking`]: frame I/O over blocking streams with reused buffers.
 //! - [`message`]: typed request and response headers.
 //! - [`payload`]: FP32 little-endian payload conversion.
 //! - [`trace`]: transcript records, one frame per JSON line.
 //! - [`ErrorCode`]: the stable error codes.
 
+pub mod blocking;
 pub mod frame;
 pub mod message;
 pub mod payload;

@@ -10,6 +10,7 @@
 
 pub mod blocking;
 pub mod command;
+mod deadline;
 pub mod error;
 pub mod pool;
 pub mod trace;

@@ -16,13 +16,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use sidecar_protocol::{payload, CacheStats, ColumnSpec, Request, MAX_BATCH_SIZE};
 use tokio::sync::Mutex;
-use tracing::Instrument;
 
 use super::command::SidecarCommand;
 use super::error::ClientError;
 use super::trace::{TraceTarget, Tracer};
 use super::standby::Standby;
-use super::worker::{Worker, WorkerOptions};
+use super::worker::{RequestTime, Worker, WorkerOptions};
 use crate::config::MlflowConfig;
 
 /// Default time a sidecar gets to print its readiness line. Importing
@@ -280,33 +279,79 @@ impl SidecarPool {
             .step_by(batch_rows)
             .map(|start| (start, (start + batch_rows).min(request.rows)))
             .collect();
+        let slot_count = self.inner.slots.len();
         let first_slot = self.inner.next_slot.fetch_add(batches.len(), Ordering::Relaxed);
-        let calls = batches.iter().enumerate().map(|(index, &(start, end))| {
-            let slot = (first_slot + index) % self.inner.slots.len();
-            let values = &request.values[start * width..end * width];
-            self.predict_batch(slot, request, end - start, values)
-        });
-        let results = futures::future::join_all(calls).await;
 
-        // Reassemble in input order; the first failed batch fails the call.
-        let mut output: Option<PredictOutput> = None;
-        for result in results {
-            let part = result?;
-            match output.as_mut() {
-                None => output = Some(part),
-                Some(out) => {
-                    if out.output_names != part.output_names {
-                        return Err(ClientError::Protocol(format!(
-                            "workers disagree on output names: {:?} and {:?}",
-                            out.output_names, part.output_names
-                        )));
-                    }
-                    out.rows += part.rows;
-                    out.values.extend_from_slice(&part.values);
-                }
+        // Run the batches in waves of one per slot: each wave sends every
+        // request before it reads the first response, so the sidecars work
+        // in parallel while this thread does all the I/O.
+        let mut output = Assembly::default();
+        for (wave_index, wave) in batches.chunks(slot_count).enumerate() {
+            let first = first_slot + wave_index * slot_count;
+            let slots: Vec<usize> = (0..wave.len()).map(|i| (first + i) % slot_count).collect();
+            self.run_wave(request, wave, &slots, width, &mut output).await?;
+        }
+        output.finish(request.rows)
+    }
+
+    /// Sends one batch to each of `slots`, then reads every response in
+    /// batch order into `output`. The first failure fails the call, once
+    /// every request sent has its response or its worker was discarded.
+    async fn run_wave(
+        &self,
+        request: PredictRequest<'_>,
+        batches: &[(usize, usize)],
+        slots: &[usize],
+        width: usize,
+        output: &mut Assembly,
+    ) -> Result<(), ClientError> {
+        // Lock the slots in ascending order, so that concurrent calls whose
+        // waves share slots cannot deadlock.
+        let mut order: Vec<usize> = (0..slots.len()).collect();
+        order.sort_by_key(|&i| slots[i]);
+        let mut guards: Vec<Option<tokio::sync::MutexGuard<'_, Slot>>> =
+            slots.iter().map(|_| None).collect();
+        for &i in &order {
+            guards[i] = Some(self.inner.slots[slots[i]].lock().await);
+        }
+
+        let model_path = request.model_path.display().to_string();
+        let mut sent = Vec::with_capacity(batches.len());
+        for (i, &(start, end)) in batches.iter().enumerate() {
+            let Some(slot) = guards[i].as_deref_mut() else {
+                return Err(ClientError::ShutDown);
+            };
+            let values = &request.values[start * width..end * width];
+            let result = self
+                .send_batch(slots[i], slot, request, &model_path, end - start, values)
+                .await;
+            if let Err(err) = &result {
+                self.discard_if_dead(slot, err);
+            }
+            sent.push(result);
+        }
+
+        let mut first_error = None;
+        for (i, result) in sent.into_iter().enumerate() {
+            let Some(slot) = guards[i].as_deref_mut() else {
+                continue;
+            };
+            let received = result.and_then(|(wire_request, time)| {
+                let Some(worker) = slot.worker.as_mut() else {
+                    return Err(ClientError::ShutDown);
+                };
+                let response = worker.receive_response(&wire_request, time, &model_path)?;
+                check_predict_response(&wire_request, response, worker.response_payload(), output)
+            });
+            if let Err(err) = received {
+                self.discard_if_dead(slot, &err);
+                first_error.get_or_insert(err);
             }
         }
-        output.ok_or_else(|| ClientError::InvalidRequest("no rows".into()))
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
     /// Rows per batch for a call of `rows` rows: the configured maximum,
@@ -324,57 +369,50 @@ impl SidecarPool {
         rows.div_ceil(parts).max(1)
     }
 
-    async fn predict_batch(
+    /// Starts the slot's worker when needed and sends it one batch.
+    /// Returns the request sent and its time limit.
+    async fn send_batch(
         &self,
         slot_index: usize,
+        slot: &mut Slot,
         request: PredictRequest<'_>,
+        model_path: &str,
         rows: usize,
         values: &[f32],
-    ) -> Result<PredictOutput, ClientError> {
-        let model_path = request.model_path.display().to_string();
-        let payload = payload::encode_f32s_bytes(values);
-        let mut slot = self.inner.slots[slot_index].lock().await;
-        let worker = self.ready_worker(slot_index, &mut slot).await?;
-
+    ) -> Result<(Request, RequestTime), ClientError> {
+        let worker = self.ready_worker(slot_index, slot).await?;
+        let payload_len = values.len().saturating_mul(4);
+        if payload_len > worker.max_payload_bytes() {
+            return Err(ClientError::InvalidRequest(format!(
+                "a batch of {rows} rows is {payload_len} bytes, over the sidecar's payload limit of {} bytes",
+                worker.max_payload_bytes()
+            )));
+        }
         let id = worker.next_id();
         let wire_request = Request::Predict {
             id,
-            model_path: model_path.clone(),
+            model_path: model_path.to_string(),
             input_names: request.input_names.to_vec(),
             output_names: request.output_names.map(<[String]>::to_vec),
             batch_size: rows as u32,
         };
-        if payload.len() > worker.max_payload_bytes() {
-            return Err(ClientError::InvalidRequest(format!(
-                "a batch of {rows} rows is {} bytes, over the sidecar's payload limit of {} bytes",
-                payload.len(),
-                worker.max_payload_bytes()
-            )));
-        }
-
-        let span = tracing::debug_span!(
+        tracing::debug!(
             target: "harness::sidecar",
-            "predict",
             slot = slot_index,
             pid = worker.pid(),
             id,
             model = %model_path,
-            rows
+            rows,
+            "predict"
         );
         let timeout = match request.timeout {
             Some(limit) if !limit.is_zero() => limit.min(self.inner.config.request_timeout),
             _ => self.inner.config.request_timeout,
         };
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        let result = worker
-            .call(&wire_request, payload, timeout, &model_path)
-            .instrument(span)
-            .await
-            .and_then(|(response, payload)| check_predict_response(&wire_request, response, &payload));
-        if let Err(err) = &result {
-            self.discard_if_dead(&mut slot, err);
-        }
-        result
+        let time = RequestTime::starting_now(timeout);
+        worker.send_values(&wire_request, values, time, model_path)?;
+        Ok((wire_request, time))
     }
 
     /// Sends `load` to one worker and returns the model's signature.
@@ -509,12 +547,42 @@ impl SidecarPool {
     }
 }
 
-/// Checks a predict response against its request and decodes the payload.
+/// The output of a call, filled batch by batch in input order.
+#[derive(Debug, Default)]
+struct Assembly {
+    output_names: Option<Vec<String>>,
+    rows: usize,
+    values: Vec<f32>,
+}
+
+impl Assembly {
+    /// The whole output, once every batch is in.
+    fn finish(self, rows: usize) -> Result<PredictOutput, ClientError> {
+        let Some(output_names) = self.output_names else {
+            return Err(ClientError::InvalidRequest("no rows".into()));
+        };
+        if self.rows != rows {
+            return Err(ClientError::Protocol(format!(
+                "the batches returned {} rows for a call of {rows}",
+                self.rows
+            )));
+        }
+        Ok(PredictOutput {
+            output_names,
+            rows,
+            values: self.values,
+        })
+    }
+}
+
+/// Checks a predict response against its request and appends the decoded
+/// payload to `output`.
 fn check_predict_response(
     request: &Request,
     response: sidecar_protocol::Response,
     payload: &[u8],
-) -> Result<PredictOutput, ClientError> {
+    output: &mut Assembly,
+) -> Result<(), ClientError> {
     let Request::Predict {
         output_names: wanted,
         batch_size,
@@ -551,11 +619,17 @@ fn check_predict_response(
             output_names.len()
         )));
     }
-    let values = payload::decode_f32s(payload)
+    match &output.output_names {
+        Some(names) if *names != output_names => {
+            return Err(ClientError::Protocol(format!(
+                "workers disagree on output names: {names:?} and {output_names:?}"
+            )));
+        }
+        Some(_) => {}
+        None => output.output_names = Some(output_names),
+    }
+    payload::decode_f32s_into(payload, &mut output.values)
         .ok_or_else(|| ClientError::Protocol("payload length is not a multiple of 4".into()))?;
-    Ok(PredictOutput {
-        output_names,
-        rows: *batch_size as usize,
-        values,
-    })
+    output.rows += *batch_size as usize;
+    Ok(())
 }

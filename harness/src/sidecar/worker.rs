@@ -2,24 +2,27 @@
 //! connection to it.
 //!
 //! The process is managed with `std::process` so that killing and reaping
-//! are synchronous and happen in `Drop` too; only the socket I/O is async.
+//! are synchronous and happen in `Drop` too. Socket I/O is blocking, on the
+//! thread that makes the call, bounded by a deadline per request: a
+//! response then needs no wake-up of another thread. The frame buffers
+//! stay with the worker, so large batches allocate nothing after the first.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use sidecar_protocol::blocking::{write_frame, FrameReader};
 use sidecar_protocol::trace::Direction;
-use sidecar_protocol::{Frame, FrameCodec, Limits, ReadyLine, Request, Response};
-use tokio::net::UnixStream;
-use tokio_util::codec::Framed;
+use sidecar_protocol::{Frame, FrameError, Limits, ReadyLine, Request, Response};
 
 use super::command::SidecarCommand;
+use super::deadline::{DeadlineStream, SocketTimeouts};
 use super::error::ClientError;
 use super::trace::TraceTarget;
 
@@ -98,6 +101,32 @@ impl StderrTail {
     }
 }
 
+/// The time limit of one request: its length, and when it ends.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTime {
+    /// When the request must be answered.
+    pub deadline: Instant,
+    /// The limit, for messages.
+    pub timeout: Duration,
+}
+
+impl RequestTime {
+    /// A limit of `timeout` from now.
+    pub fn starting_now(timeout: Duration) -> RequestTime {
+        RequestTime {
+            deadline: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    fn expired(&self, model_path: &str) -> ClientError {
+        ClientError::Timeout {
+            model_path: model_path.to_string(),
+            timeout: self.timeout,
+        }
+    }
+}
+
 /// A running sidecar and its connection.
 pub struct Worker {
     child: Child,
@@ -105,7 +134,14 @@ pub struct Worker {
     /// The private 0700 directory holding the socket; removed on drop.
     dir: Option<tempfile::TempDir>,
     socket_path: PathBuf,
-    stream: Framed<UnixStream, FrameCodec>,
+    stream: UnixStream,
+    limits: Limits,
+    timeouts: SocketTimeouts,
+    reader: FrameReader,
+    /// Preamble and header of the frame being sent.
+    scratch: Vec<u8>,
+    /// Encoded payload of the predict request being sent.
+    payload: Vec<u8>,
     next_id: u64,
     stderr: StderrTail,
     ready: ReadyLine,
@@ -249,7 +285,7 @@ impl Worker {
         }
 
         // Step 5: connect.
-        let stream = match UnixStream::connect(&socket_path).await {
+        let stream = match UnixStream::connect(&socket_path) {
             Ok(stream) => stream,
             Err(err) => {
                 guard.reap();
@@ -270,7 +306,12 @@ impl Worker {
             pid,
             dir: Some(dir),
             socket_path,
-            stream: Framed::new(stream, FrameCodec::new(limits)),
+            stream,
+            limits,
+            timeouts: SocketTimeouts::default(),
+            reader: FrameReader::new(),
+            scratch: Vec::new(),
+            payload: Vec::new(),
             next_id: 1,
             stderr,
             ready,
@@ -329,7 +370,8 @@ impl Worker {
     /// Sends one request and waits for its response, all within `timeout`.
     ///
     /// On success the response has `ok: true` and the same id. An error
-    /// response becomes [`ClientError::Remote`].
+    /// response becomes [`ClientError::Remote`]. The I/O blocks the thread
+    /// that polls this future; see [`Worker::call_blocking`].
     pub async fn call(
         &mut self,
         request: &Request,
@@ -337,10 +379,65 @@ impl Worker {
         timeout: Duration,
         model_path: &str,
     ) -> Result<(Response, Bytes), ClientError> {
-        let frame = Frame::new(request.to_header(), payload);
-        let frame = self.exchange(frame, request.op(), timeout, model_path).await?;
+        let time = RequestTime::starting_now(timeout);
+        self.send(request, &payload, time, model_path)?;
+        let response = self.receive_response(request, time, model_path)?;
+        Ok((response, Bytes::copy_from_slice(self.reader.payload())))
+    }
 
-        let response = Response::from_header(&frame.header)
+    /// Sends one request and waits for its response on this thread, within
+    /// `timeout`. The response payload is then [`Worker::response_payload`].
+    pub fn call_blocking(
+        &mut self,
+        request: &Request,
+        payload: &[u8],
+        timeout: Duration,
+        model_path: &str,
+    ) -> Result<Response, ClientError> {
+        let time = RequestTime::starting_now(timeout);
+        self.send(request, payload, time, model_path)?;
+        self.receive_response(request, time, model_path)
+    }
+
+    /// Sends a predict request whose payload is `values`, encoded into the
+    /// worker's own buffer.
+    pub fn send_values(
+        &mut self,
+        request: &Request,
+        values: &[f32],
+        time: RequestTime,
+        model_path: &str,
+    ) -> Result<(), ClientError> {
+        let mut payload = std::mem::take(&mut self.payload);
+        sidecar_protocol::payload::encode_f32s_into(values, &mut payload);
+        let sent = self.send(request, &payload, time, model_path);
+        self.payload = payload;
+        sent
+    }
+
+    /// Sends one request frame, blocking until it is written or the
+    /// request's time is up.
+    pub fn send(
+        &mut self,
+        request: &Request,
+        payload: &[u8],
+        time: RequestTime,
+        model_path: &str,
+    ) -> Result<(), ClientError> {
+        let header = request.to_header();
+        self.send_frame(&header, payload, request.op(), time, model_path)
+    }
+
+    /// Reads the response to `request`, sent before within `time`, and
+    /// checks its id and `ok`.
+    pub fn receive_response(
+        &mut self,
+        request: &Request,
+        time: RequestTime,
+        model_path: &str,
+    ) -> Result<Response, ClientError> {
+        self.receive_frame(request.op(), time, model_path)?;
+        let response = Response::from_header(self.reader.header())
             .map_err(|err| ClientError::Protocol(format!("invalid response header: {err}")))?;
         if response.id != request.id() {
             return Err(ClientError::Protocol(format!(
@@ -361,12 +458,18 @@ impl Worker {
                 exception: error.exception,
             });
         }
-        Ok((response, frame.payload))
+        Ok(response)
+    }
+
+    /// Payload of the last response received.
+    pub fn response_payload(&self) -> &[u8] {
+        self.reader.payload()
     }
 
     /// Sends one frame and reads the next frame, all within `timeout`,
     /// without interpreting the response. `op` and `model_path` only name
-    /// the request in errors.
+    /// the request in errors. The I/O blocks the thread that polls this
+    /// future.
     pub async fn exchange(
         &mut self,
         frame: Frame,
@@ -374,46 +477,81 @@ impl Worker {
         timeout: Duration,
         model_path: &str,
     ) -> Result<Frame, ClientError> {
+        let time = RequestTime::starting_now(timeout);
+        self.send_frame(&frame.header, &frame.payload, op, time, model_path)?;
+        self.receive_frame(op, time, model_path)?;
+        Ok(Frame::new(
+            Bytes::copy_from_slice(self.reader.header()),
+            Bytes::copy_from_slice(self.reader.payload()),
+        ))
+    }
+
+    fn send_frame(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        op: &str,
+        time: RequestTime,
+        model_path: &str,
+    ) -> Result<(), ClientError> {
         if let Some(target) = &self.trace {
+            let frame = Frame::new(header.to_vec(), payload.to_vec());
             target.tracer.record(Direction::ToSidecar, target.worker, target.slot, self.pid, &frame);
         }
-        let exchange = async {
-            // A frame already buffered before the request is sent was never
-            // asked for (a duplicated or unsolicited response).
-            if !self.stream.read_buffer().is_empty() {
-                return Err(ClientError::Protocol(format!(
-                    "{} bytes arrived from the sidecar before the {op} request was sent",
-                    self.stream.read_buffer().len()
-                )));
-            }
-            self.stream
-                .send(frame)
-                .await
-                .map_err(|err| self.io_failure(format!("sending {op} failed: {err}")))?;
-            match self.stream.next().await {
-                Some(Ok(frame)) => Ok(frame),
-                Some(Err(err)) => Err(match err {
-                    sidecar_protocol::FrameError::Io(err) => {
-                        self.io_failure(format!("reading the {op} response failed: {err}"))
-                    }
-                    other => ClientError::Protocol(format!("invalid response frame: {other}")),
-                }),
-                None => Err(self.io_failure(format!("connection closed before the {op} response"))),
-            }
+        // A frame already buffered before the request is sent was never
+        // asked for (a duplicated or unsolicited response).
+        if self.reader.buffered() > 0 {
+            return Err(ClientError::Protocol(format!(
+                "{} bytes arrived from the sidecar before the {op} request was sent",
+                self.reader.buffered()
+            )));
+        }
+        let mut stream = DeadlineStream {
+            stream: &self.stream,
+            deadline: time.deadline,
+            timeouts: &mut self.timeouts,
         };
-        let frame = match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(ClientError::Timeout {
-                    model_path: model_path.to_string(),
-                    timeout,
-                })
+        match write_frame(&mut stream, header, payload, &self.limits, &mut self.scratch) {
+            Ok(()) => Ok(()),
+            Err(FrameError::Io(err)) if err.kind() == std::io::ErrorKind::TimedOut => {
+                Err(time.expired(model_path))
             }
+            Err(FrameError::Io(err)) => Err(self.io_failure(format!("sending {op} failed: {err}"))),
+            Err(other) => Err(ClientError::InvalidRequest(format!("cannot send {op}: {other}"))),
+        }
+    }
+
+    fn receive_frame(&mut self, op: &str, time: RequestTime, model_path: &str) -> Result<(), ClientError> {
+        let mut stream = DeadlineStream {
+            stream: &self.stream,
+            deadline: time.deadline,
+            timeouts: &mut self.timeouts,
         };
+        match self.reader.read_frame(&mut stream, &self.limits) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(self.io_failure(format!("connection closed before the {op} response")))
+            }
+            Err(FrameError::Io(err)) if err.kind() == std::io::ErrorKind::TimedOut => {
+                return Err(time.expired(model_path))
+            }
+            Err(FrameError::Io(err)) => {
+                return Err(self.io_failure(format!("reading the {op} response failed: {err}")))
+            }
+            Err(other) => {
+                return Err(ClientError::Protocol(format!("invalid response frame: {other}")))
+            }
+        }
+        self.trace_received();
+        Ok(())
+    }
+
+    /// Records the frame just read in the transcript, when there is one.
+    fn trace_received(&self) {
         if let Some(target) = &self.trace {
+            let frame = Frame::new(self.reader.header().to_vec(), self.reader.payload().to_vec());
             target.tracer.record(Direction::FromSidecar, target.worker, target.slot, self.pid, &frame);
         }
-        Ok(frame)
     }
 
     /// Builds a `Died` error, reaping the process if it has exited so the
@@ -434,23 +572,42 @@ impl Worker {
     }
 
     /// Asks the sidecar to stop, waits up to a grace period, then kills it.
-    /// Always reaps the process and removes the socket directory.
+    /// A sidecar that does not acknowledge the request is killed at once:
+    /// it is broken, and waiting would only delay the caller. Always reaps
+    /// the process and removes the socket directory.
     pub async fn shutdown(mut self) {
-        if !self.has_exited() {
-            let id = self.next_id();
-            let request = Request::Shutdown { id };
-            let answered = self
-                .call(&request, Bytes::new(), SHUTDOWN_GRACE, "-")
-                .await
-                .is_ok();
-            // A sidecar that did not answer is not going to exit on its
-            // own; waiting for it would only delay the kill.
+        if !self.has_exited() && self.acknowledges_shutdown() {
             let deadline = Instant::now() + SHUTDOWN_GRACE;
-            while answered && Instant::now() < deadline && !self.has_exited() {
+            while Instant::now() < deadline && !self.has_exited() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
         self.kill();
+    }
+
+    /// Sends `shutdown` and reports whether an `ok` answer with its id came
+    /// back within the grace period. Failures are not diagnosed further
+    /// (no waiting for an exit status or stderr), since the worker is
+    /// killed next anyway.
+    fn acknowledges_shutdown(&mut self) -> bool {
+        let request = Request::Shutdown { id: self.next_id() };
+        let time = RequestTime::starting_now(SHUTDOWN_GRACE);
+        if self.send(&request, &[], time, "-").is_err() {
+            return false;
+        }
+        let mut stream = DeadlineStream {
+            stream: &self.stream,
+            deadline: time.deadline,
+            timeouts: &mut self.timeouts,
+        };
+        if !matches!(self.reader.read_frame(&mut stream, &self.limits), Ok(true)) {
+            return false;
+        }
+        self.trace_received();
+        matches!(
+            Response::from_header(self.reader.header()),
+            Ok(response) if response.ok && response.id == request.id()
+        )
     }
 
     /// Kills (SIGKILL) and reaps the process and removes its directory.
