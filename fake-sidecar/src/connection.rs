@@ -1,19 +1,16 @@
-//! One client connection: requests are read and answered one at a time,
-//! so responses go out in request order while other connections run
-//! concurrently.
+//! One client connection on its own thread, with blocking I/O: requests
+//! are read and responded to one at a time, so responses go out in
+//! request order while other connections run concurrently.
 
+use std::io::Write;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use sidecar_protocol::blocking::{write_frame, FrameReader};
 use sidecar_protocol::frame::{DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_PAYLOAD_BYTES};
-use sidecar_protocol::payload::encode_f32s_bytes;
-use sidecar_protocol::{ErrorCode, Frame, FrameCodec, FrameError, Request, Response};
-use tokio::io::AsyncWriteExt;
-use tokio::net::UnixStream;
-use tokio::sync::mpsc;
-use tokio_util::codec::Framed;
-use tracing::{debug, error, info, instrument, warn};
+use sidecar_protocol::payload::encode_f32s_into;
+use sidecar_protocol::{ErrorCode, Frame, FrameError, Limits, Request, Response};
+use tracing::{debug, error, info, info_span, warn};
 
 use crate::bind::IMPLEMENTATION;
 use crate::cli::EXIT_FATAL;
@@ -21,7 +18,6 @@ use crate::error::ServeError;
 use crate::faults::Action;
 use crate::predict::{self, PredictRequest};
 use crate::server::State;
-use crate::shutdown::Shutdown;
 
 /// Next step of the connection after sending a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,66 +30,74 @@ enum After {
     StopServer,
 }
 
-/// A response header, its payload and what follows it.
-type Outcome = (Response, Bytes, After);
+/// A response header, whether it has the predicted values as payload (the
+/// connection's output buffer), and what follows it.
+type Outcome = (Response, bool, After);
 
-/// A client connection and its handles on the server.
+/// A client connection and its handle on the server.
 pub struct Connection {
-    /// Number of the connection since start, for logs.
+    /// Number of the connection since start, for logs and the register of
+    /// open connections.
     number: u64,
-    /// The socket, framed by the protocol codec.
-    framed: Framed<UnixStream, FrameCodec>,
+    /// The socket, in blocking mode.
+    stream: UnixStream,
     /// State shared with the other connections.
     state: Arc<State>,
-    /// Fires when the server shuts down.
-    shutdown: Shutdown,
-    /// Dropped when the connection ends; the server waits for every clone.
-    _done: mpsc::Sender<()>,
+    /// Reads requests into one buffer kept for the whole connection.
+    reader: FrameReader,
+    /// The preamble and header of the response being written.
+    scratch: Vec<u8>,
+    /// The payload of a predict response, kept between requests.
+    output: Vec<u8>,
+    limits: Limits,
 }
 
 impl Connection {
-    /// Wraps an accepted stream.
-    pub fn new(
-        number: u64,
-        stream: UnixStream,
-        state: Arc<State>,
-        shutdown: Shutdown,
-        done: mpsc::Sender<()>,
-    ) -> Connection {
+    /// Wraps an accepted stream; the caller has registered it under
+    /// `number` with the server's [`crate::shutdown::Stop`].
+    pub fn new(number: u64, stream: UnixStream, state: Arc<State>) -> Connection {
         Connection {
             number,
-            framed: Framed::new(stream, FrameCodec::default()),
+            stream,
             state,
-            shutdown,
-            _done: done,
+            reader: FrameReader::new(),
+            scratch: Vec::new(),
+            output: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
     /// Serves requests until the peer closes, the stream breaks or the
-    /// server shuts down.
-    #[instrument(name = "connection", skip(self), fields(number = self.number))]
-    pub async fn run(mut self) {
+    /// server shuts down, then removes the connection from the register.
+    pub fn run(mut self) {
+        let span = info_span!("connection", number = self.number);
+        let _entered = span.enter();
         debug!("connection opened");
+        self.serve();
+        self.state.stop.unregister(self.number);
+    }
+
+    fn serve(&mut self) {
         loop {
-            // Step 1: the next frame, unless the server stops first.
-            let next = tokio::select! {
-                next = self.framed.next() => next,
-                _ = self.shutdown.recv() => {
-                    debug!("closing for shutdown");
-                    return;
-                }
-            };
-            let frame = match next {
-                Some(Ok(frame)) => frame,
-                Some(Err(err)) => {
-                    self.reject_stream(err).await;
-                    return;
-                }
-                None => {
+            // Step 1: the next frame. Stopping the server shuts the socket
+            // down, which ends this read as if the peer had closed.
+            match self.reader.read_frame(&mut self.stream, &self.limits) {
+                Ok(true) => {}
+                Ok(false) => {
                     debug!("peer closed the connection");
                     return;
                 }
-            };
+                Err(err) => {
+                    if !self.state.stop.is_stopped() {
+                        self.reject_stream(err);
+                    }
+                    return;
+                }
+            }
+            if self.state.stop.is_stopped() {
+                debug!("closing for shutdown");
+                return;
+            }
 
             // Step 2: the fault script may act before any answer exists.
             // Parsing the op is skipped when no rule could use it.
@@ -101,49 +105,62 @@ impl Connection {
             let action = if self.state.faults.rules.is_empty() {
                 None
             } else {
-                self.state.faults.action_for(index, header_op(&frame.header).as_deref())
+                let op = header_op(self.reader.header());
+                self.state.faults.action_for(index, op.as_deref())
             };
             if let Some(action) = action {
                 info!(request = index, ?action, "fault: applying");
             }
             match action {
                 Some(Action::Hang) => {
-                    self.shutdown.recv().await;
+                    self.state.stop.wait();
                     return;
                 }
                 Some(Action::Close) => return,
                 Some(Action::Exit(status)) => std::process::exit(i32::from(status)),
                 Some(Action::Delay(delay)) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = self.shutdown.recv() => return,
+                    if self.state.stop.sleep(delay) {
+                        return;
                     }
                 }
                 _ => {}
             }
 
             // Step 3: the responses, from a replayed transcript or computed.
-            // A hanging or delayed model still yields to shutdown here.
+            // A hanging or delayed model wakes when the server stops, and
+            // its response is then dropped.
             let (responses, after) = if self.state.replay.is_some() {
-                self.replay(&frame)
+                let request = Frame::new(
+                    self.reader.header().to_vec(),
+                    self.reader.payload().to_vec(),
+                );
+                self.replay(&request)
             } else {
-                let (response, payload, after) = tokio::select! {
-                    outcome = handle(&self.state, frame) => outcome,
-                    _ = self.shutdown.recv() => {
-                        debug!("closing for shutdown with a request in progress");
-                        return;
-                    }
+                let (response, has_output, after) = handle(
+                    &self.state,
+                    self.reader.header(),
+                    self.reader.payload(),
+                    &mut self.output,
+                );
+                if self.state.stop.is_stopped() {
+                    debug!("closing for shutdown with a request in progress");
+                    return;
+                }
+                let payload = if has_output {
+                    std::mem::take(&mut self.output)
+                } else {
+                    Vec::new()
                 };
-                (vec![Frame::new(response.to_header(), payload)], after)
+                (vec![(response.to_header(), payload)], after)
             };
 
             // Step 4: send them, as the fault script bends them, then
             // continue, close or stop the server.
-            for response in responses {
-                let sent = tokio::select! {
-                    sent = send_frame(&mut self.framed, response, action) => sent,
-                    _ = self.shutdown.recv() => return,
-                };
+            for (header, payload) in responses {
+                let sent = self.send(&header, &payload, action);
+                if payload.capacity() > self.output.capacity() {
+                    self.output = payload;
+                }
                 match sent {
                     Ok(true) => {}
                     Ok(false) => return,
@@ -167,7 +184,7 @@ impl Connection {
     /// Answers from the transcript. A request that differs from the
     /// recording gets an INTERNAL error naming the frame, and the server
     /// stops with status 1.
-    fn replay(&self, frame: &Frame) -> (Vec<Frame>, After) {
+    fn replay(&self, frame: &Frame) -> (Vec<(Vec<u8>, Vec<u8>)>, After) {
         let Some(replay) = &self.state.replay else {
             return (Vec::new(), After::Close);
         };
@@ -182,6 +199,10 @@ impl Connection {
                 } else {
                     After::Continue
                 };
+                let responses = responses
+                    .into_iter()
+                    .map(|response| (response.header.to_vec(), response.payload.to_vec()))
+                    .collect();
                 (responses, after)
             }
             Err(message) => {
@@ -191,58 +212,72 @@ impl Connection {
                     .unwrap_or_else(|err| err.id);
                 let response = Response::error(id, ErrorCode::Internal, message);
                 self.state.stop_with_status(EXIT_FATAL);
-                (vec![Frame::new(response.to_header(), Bytes::new())], After::Close)
+                (vec![(response.to_header(), Vec::new())], After::Close)
             }
         }
     }
 
     /// Sends an id-0 error for a broken frame. The caller then closes the
     /// connection, because the frame boundary is lost.
-    async fn reject_stream(&mut self, err: FrameError) {
+    fn reject_stream(&mut self, err: FrameError) {
         let Some(code) = err.code() else {
             warn!(cause = %err, "connection failed");
             return;
         };
         warn!(cause = %err, %code, "invalid frame, closing the connection");
-        let response = Response::error(0, code, err.to_string());
-        let frame = Frame::new(response.to_header(), Bytes::new());
-        tokio::select! {
-            sent = self.framed.send(frame) => {
-                if let Err(err) = sent {
-                    debug!(cause = %err, "failed to send the frame error");
-                }
-            }
-            _ = self.shutdown.recv() => {}
+        let header = Response::error(0, code, err.to_string()).to_header();
+        if let Err(err) = write_frame(
+            &mut self.stream,
+            &header,
+            &[],
+            &self.limits,
+            &mut self.scratch,
+        ) {
+            debug!(cause = %err, "failed to send the frame error");
         }
     }
-}
 
-/// Sends one response, bent by a framing fault when `action` is one.
-/// Returns false when the connection must close afterwards.
-async fn send_frame(
-framed: &mut Framed<UnixStream, FrameCodec>,
-response: Frame,
-action: Option<Action>,
-) -> Result<bool, FrameError> {
-    let Some(bytes) = faulty_bytes(&response, action)? else {
-        framed.send(response).await?;
-        return Ok(true);
-    };
-    let stream = framed.get_mut();
-    stream.write_all(&bytes).await?;
-    stream.flush().await?;
-    if matches!(action, Some(Action::Duplicate)) {
-        framed.send(response).await?;
+    /// Sends one response with one vectored write, or bent by a framing
+    /// fault when `action` is one. Returns false when the connection must
+    /// close afterwards.
+    fn send(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        action: Option<Action>,
+    ) -> Result<bool, FrameError> {
+        let Some(bytes) = faulty_bytes(header, payload, action)? else {
+            write_frame(
+                &mut self.stream,
+                header,
+                payload,
+                &self.limits,
+                &mut self.scratch,
+            )?;
+            return Ok(true);
+        };
+        self.stream.write_all(&bytes)?;
+        self.stream.flush()?;
+        if matches!(action, Some(Action::Duplicate)) {
+            write_frame(
+                &mut self.stream,
+                header,
+                payload,
+                &self.limits,
+                &mut self.scratch,
+            )?;
+        }
+        Ok(!matches!(
+            action,
+            Some(Action::PreambleOnly | Action::Truncate { .. })
+        ))
     }
-    Ok(!matches!(
-        action,
-        Some(Action::PreambleOnly | Action::Truncate { .. })
-    ))
 }
 
-/// Decodes one request and runs it.
-async fn handle(state: &State, frame: Frame) -> Outcome {
-    let request = match Request::from_header(&frame.header) {
+/// Decodes one request and runs it. A predict writes its values into
+/// `output`.
+fn handle(state: &State, header: &[u8], payload: &[u8], output: &mut Vec<u8>) -> Outcome {
+    let request = match Request::from_header(header) {
         Ok(request) => request,
         Err(err) => {
             info!(id = err.id, message = %err.message, "invalid request header");
@@ -262,9 +297,9 @@ async fn handle(state: &State, frame: Frame) -> Outcome {
     }
 
     let result = match &request {
-        Request::Ping { .. } => expect_empty(&request, &frame.payload).map(|()| ping(state, id)),
+        Request::Ping { .. } => expect_empty(&request, payload).map(|()| ping(state, id)),
         Request::Load { model_path, .. } => {
-            expect_empty(&request, &frame.payload).and_then(|()| load(state, id, model_path))
+            expect_empty(&request, payload).and_then(|()| load(state, id, model_path))
         }
         Request::Predict {
             model_path,
@@ -278,19 +313,17 @@ async fn handle(state: &State, frame: Frame) -> Outcome {
                 input_names,
                 output_names: output_names.as_deref(),
                 batch_size: *batch_size,
-                payload: &frame.payload,
+                payload,
             };
-            predict::predict(state, request).await.map(|prediction| {
+            predict::predict(state, request).map(|prediction| {
                 let response = Response::predicted(id, prediction.output_names, *batch_size);
-                (
-                    response,
-                    encode_f32s_bytes(&prediction.values),
-                    After::Continue,
-                )
+                encode_f32s_into(&prediction.values, output);
+                (response, true, After::Continue)
             })
         }
-        Request::Shutdown { .. } => expect_empty(&request, &frame.payload)
-            .map(|()| (Response::ok(id), Bytes::new(), After::StopServer)),
+        Request::Shutdown { .. } => {
+            expect_empty(&request, payload).map(|()| (Response::ok(id), false, After::StopServer))
+        }
     };
 
     result.unwrap_or_else(|err| {
@@ -300,7 +333,7 @@ async fn handle(state: &State, frame: Frame) -> Outcome {
 }
 
 fn failure(id: u64, err: ServeError, after: After) -> Outcome {
-    (err.into_response(id), Bytes::new(), after)
+    (err.into_response(id), false, after)
 }
 
 /// Requests other than `predict` carry no payload.
@@ -323,7 +356,7 @@ fn ping(state: &State, id: u64) -> Outcome {
         cache: Some(state.cache_stats()),
         ..Response::ok(id)
     };
-    (response, Bytes::new(), After::Continue)
+    (response, false, After::Continue)
 }
 
 fn load(state: &State, id: u64, model_path: &str) -> Result<Outcome, ServeError> {
@@ -334,7 +367,7 @@ fn load(state: &State, id: u64, model_path: &str) -> Result<Outcome, ServeError>
         outputs: Some(model.output_specs()),
         ..Response::ok(id)
     };
-    Ok((response, Bytes::new(), After::Continue))
+    Ok((response, false, After::Continue))
 }
 
 /// The op of a request header, when the header is a JSON object with a
@@ -344,19 +377,32 @@ fn header_op(header: &[u8]) -> Option<String> {
     value.get("op")?.as_str().map(str::to_owned)
 }
 
-/// The bytes a framing fault sends in place of `response`, or `None` to
-/// send it unchanged. `Duplicate` returns the frame itself; the caller
-/// sends it a second time.
-fn faulty_bytes(response: &Frame, action: Option<Action>) -> Result<Option<Vec<u8>>, FrameError> {
+/// Builds the bytes a framing fault sends in place of the response
+/// `header` and `payload`, or returns `None` to send it unchanged. `Duplicate` returns the
+/// frame itself; the caller sends it a second time.
+fn faulty_bytes(
+    header: &[u8],
+    payload: &[u8],
+    action: Option<Action>,
+) -> Result<Option<Vec<u8>>, FrameError> {
     let Some(action) = action else {
         return Ok(None);
     };
+    if matches!(
+        action,
+        Action::Delay(_) | Action::Hang | Action::Close | Action::Exit(_)
+    ) {
+        return Ok(None);
+    }
+    let response = Frame::new(header.to_vec(), payload.to_vec());
     let mut bytes = response.to_bytes()?;
     match action {
         Action::Delay(_) | Action::Hang | Action::Close | Action::Exit(_) => return Ok(None),
         Action::PreambleOnly => bytes.truncate(sidecar_protocol::PREAMBLE_LEN),
         Action::Truncate { cut_bytes } => {
-            let cut = cut_bytes.map_or(bytes.len() / 2, |cut| cut as usize).clamp(1, bytes.len());
+            let cut = cut_bytes
+                .map_or(bytes.len() / 2, |cut| cut as usize)
+                .clamp(1, bytes.len());
             bytes.truncate(bytes.len() - cut);
         }
         Action::BadMagic => bytes[..4].copy_from_slice(b"TMSQ"),
@@ -372,9 +418,13 @@ fn faulty_bytes(response: &Frame, action: Option<Action>) -> Result<Option<Vec<u
         Action::WrongId(id) => {
             let mut header: serde_json::Value = serde_json::from_slice(&response.header)
                 .map_err(|err| FrameError::Io(std::io::Error::other(err)))?;
-            let recorded = header.get("id").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let recorded = header
+                .get("id")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
             header["id"] = serde_json::Value::from(id.unwrap_or(recorded + 1));
-            let header = serde_json::to_vec(&header).map_err(|err| FrameError::Io(std::io::Error::other(err)))?;
+            let header = serde_json::to_vec(&header)
+                .map_err(|err| FrameError::Io(std::io::Error::other(err)))?;
             bytes = Frame::new(header, response.payload.clone()).to_bytes()?;
         }
         Action::Duplicate => {}

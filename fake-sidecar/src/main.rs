@@ -7,7 +7,7 @@
 //! - [`cli`]: command line and exit statuses.
 //! - [`bind`]: socket binding rules and the readiness line.
 //! - [`server`]: accept loop, signals and shutdown.
-//! - [`shutdown`]: the per-connection shutdown listener.
+//! - [`shutdown`]: the stop flag and the register of open connections.
 //! - [`connection`]: one connection, requests in order.
 //! - [`mlmodel`]: reading `MLmodel` and its signature.
 //! - [`cache`]: the LRU cache of loaded models and its counters.
@@ -70,10 +70,8 @@ fn main() -> ExitCode {
         )
         .init();
 
-    // One thread runs the listener, the connections and the I/O driver.
-    // Clients open one connection per sidecar, and with a single thread a
-    // response needs no wake-up across threads, which costs about as much
-    // as the rest of a one-row round trip (docs/benchmarks.md).
+    // One runtime thread runs the listener and the signal handlers; each
+    // connection gets its own thread with blocking I/O (server.rs).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

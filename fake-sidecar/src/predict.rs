@@ -36,7 +36,7 @@ pub struct Prediction {
 }
 
 /// Runs one predict request.
-pub async fn predict(state: &State, request: PredictRequest<'_>) -> Result<Prediction, ServeError> {
+pub fn predict(state: &State, request: PredictRequest<'_>) -> Result<Prediction, ServeError> {
     let rows = request.batch_size as usize;
     let width = request.input_names.len();
 
@@ -74,11 +74,16 @@ pub async fn predict(state: &State, request: PredictRequest<'_>) -> Result<Predi
 
     // Step 4: decode the values in the spec's input order, then check the
     // conversion of each column to its signature type.
-    let spec_rows = decode_reordered(request.payload, rows, request.input_names, &model.spec.inputs);
+    let spec_rows = decode_reordered(
+        request.payload,
+        rows,
+        request.input_names,
+        &model.spec.inputs,
+    );
     check_conversions(&model.inputs, &model.spec.inputs, rows, &spec_rows)?;
 
     // Step 5: run the model.
-    let result = run_model(state, request.model_path, &model.spec, rows, &spec_rows).await?;
+    let result = run_model(state, request.model_path, &model.spec, rows, &spec_rows)?;
 
     // Step 6: reorder the outputs to the requested order.
     let spec_outputs = model.spec.output_names();
@@ -178,8 +183,9 @@ fn reorder_columns(values: &[f32], rows: usize, from: &[String], to: &[String]) 
 
 /// Calls the simulated model, applying its faults in the documented order:
 /// crash, hang, delay, error, then the computation with `nan` and
-/// `wrong_output_count`.
-async fn run_model(
+/// `wrong_output_count`. A hang or delay ends early when the server stops;
+/// the caller then drops the response.
+fn run_model(
     state: &State,
     model_path: &str,
     spec: &ModelSpec,
@@ -198,11 +204,14 @@ async fn run_model(
     }
     if faults.hang {
         warn!(model_path, "hang fault: this predict never returns");
-        std::future::pending::<()>().await;
+        state.stop.wait();
+        return Err(stopping());
     }
     if faults.delay_ms > 0 {
         debug!(model_path, delay_ms = faults.delay_ms, "delay fault");
-        tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
+        if state.stop.sleep(Duration::from_millis(faults.delay_ms)) {
+            return Err(stopping());
+        }
     }
     if let Some(message) = &faults.error {
         return Err(ServeError {
@@ -223,4 +232,10 @@ async fn run_model(
         ));
     }
     Ok(result)
+}
+
+/// The error of a predict cut short by the server stopping; it is never
+/// sent.
+fn stopping() -> ServeError {
+    ServeError::new(ErrorCode::ShuttingDown, "the sidecar is shutting down")
 }

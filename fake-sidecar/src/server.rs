@@ -1,9 +1,11 @@
 //! The accept loop, the shared state, and shutdown on SIGTERM, SIGINT or
 //! the `shutdown` request.
 //!
-//! Shutdown follows one pattern: dropping the broadcast sender tells every
-//! connection to stop, and each connection holds a clone of an mpsc sender
-//! that it drops when it ends, so the server knows when all have ended.
+//! The accept loop and the signals run on the async runtime's one thread.
+//! Each connection runs on its own OS thread with blocking I/O
+//! ([`crate::connection`]). On shutdown the server sets the stop flag and
+//! shuts every open socket down ([`Stop`]), then waits for the connection
+//! threads to end.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use sidecar_protocol::CacheStats;
 use tokio::net::UnixListener;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::bind;
@@ -26,11 +28,11 @@ use crate::error::ServeError;
 use crate::faults::{FaultScript, Readiness};
 use crate::mlmodel::LoadedModel;
 use crate::replay::Replay;
-use crate::shutdown::Shutdown;
+use crate::shutdown::Stop;
 
 /// Maximum time the server waits for connections to end after the shutdown
-/// signal. Each connection stops at its next await point, so this is only a
-/// backstop.
+/// signal. Shutting a socket down ends a blocked read at once, and waiting
+/// faults wake on the stop flag, so this is only a backstop.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// State shared by every connection.
@@ -54,6 +56,8 @@ pub struct State {
     pub faults: FaultScript,
     /// The transcript being replayed, if any.
     pub replay: Option<Mutex<Replay>>,
+    /// The stop flag and the open connections.
+    pub stop: Stop,
 }
 
 impl State {
@@ -173,33 +177,36 @@ pub async fn run(args: Args, faults: FaultScript, replay: Option<Replay>) -> u8 
         exit_status: AtomicU8::new(EXIT_OK),
         faults,
         replay: replay.map(Mutex::new),
+        stop: Stop::default(),
     });
-    let (notify_shutdown, _) = broadcast::channel::<()>(1);
-    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
 
     let status = tokio::select! {
-        status = accept_loop(&listener, &state, &notify_shutdown, &done_tx) => status,
+        status = accept_loop(&listener, &state) => status,
         _ = sigterm.recv() => { info!("SIGTERM received, shutting down"); EXIT_OK }
         _ = sigint.recv() => { info!("SIGINT received, shutting down"); EXIT_OK }
         _ = shutdown_requested.recv() => { info!("shutdown requested, shutting down"); EXIT_OK }
     };
 
     // Step 5: stop accepting, tell every connection, and wait for them.
+    // Blocking this thread is fine: nothing else runs on the runtime now.
     drop(listener);
-    drop(notify_shutdown);
-    drop(done_tx);
-    if tokio::time::timeout(DRAIN_TIMEOUT, done_rx.recv())
-        .await
-        .is_err()
-    {
-        warn!(timeout = ?DRAIN_TIMEOUT, "connections still open after the drain timeout");
+    state.stop.stop();
+    let open = state.stop.drain(DRAIN_TIMEOUT);
+    if open > 0 {
+        warn!(open, timeout = ?DRAIN_TIMEOUT, "connections still open after the drain timeout");
     }
     remove_socket(&args.socket);
     let status = status.max(state.exit_status.load(Ordering::SeqCst));
     if let Some(replay) = &state.replay {
-        let remaining = replay.lock().unwrap_or_else(PoisonError::into_inner).remaining();
+        let remaining = replay
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remaining();
         if remaining > 0 {
-            warn!(remaining, "stopped before every recorded request was replayed");
+            warn!(
+                remaining,
+                "stopped before every recorded request was replayed"
+            );
         }
     }
     info!(status, "stopped");
@@ -207,12 +214,7 @@ pub async fn run(args: Args, faults: FaultScript, replay: Option<Replay>) -> u8 
 }
 
 /// Accepts connections until accepting fails; returns the exit status.
-async fn accept_loop(
-    listener: &UnixListener,
-    state: &Arc<State>,
-    notify_shutdown: &broadcast::Sender<()>,
-    done_tx: &mpsc::Sender<()>,
-) -> u8 {
+async fn accept_loop(listener: &UnixListener, state: &Arc<State>) -> u8 {
     let mut next_id: u64 = 1;
     loop {
         let stream = match listener.accept().await {
@@ -227,16 +229,36 @@ async fn accept_loop(
             }
         };
 
-        let connection = Connection::new(
-            next_id,
-            stream,
-            Arc::clone(state),
-            Shutdown::new(notify_shutdown.subscribe()),
-            done_tx.clone(),
-        );
+        let number = next_id;
         next_id += 1;
-        tokio::spawn(connection.run());
+        if let Err(err) = start_connection(number, stream, state) {
+            error!(number, cause = %err, "cannot serve a connection; closing it");
+        }
     }
+}
+
+/// Moves an accepted stream to blocking I/O, records it and serves it on
+/// a new thread. A blocking read on its own thread costs one system call
+/// per frame, where the event loop needed a readiness wait as well.
+fn start_connection(
+    number: u64,
+    stream: tokio::net::UnixStream,
+    state: &Arc<State>,
+) -> std::io::Result<()> {
+    let stream = stream.into_std()?;
+    stream.set_nonblocking(false)?;
+    if !state.stop.register(number, stream.try_clone()?) {
+        return Ok(());
+    }
+    let connection = Connection::new(number, stream, Arc::clone(state));
+    let spawned = std::thread::Builder::new()
+        .name(format!("connection-{number}"))
+        .spawn(move || connection.run());
+    if let Err(err) = spawned {
+        state.stop.unregister(number);
+        return Err(err);
+    }
+    Ok(())
 }
 
 /// Whether an accept error concerns one connection or a passing shortage
