@@ -44,6 +44,9 @@ PROBE_TIMEOUT_SECONDS = 1.0
 # Bounds on reading and discarding input after a frame error.
 DRAIN_TIMEOUT_SECONDS = 1.0
 DRAIN_MAX_BYTES = 1 << 20
+# Largest payload buffer a connection reuses; a buffer for a larger
+# payload is replaced at the connection's next request.
+KEPT_BUFFER_MAX_BYTES = 8 << 20
 
 EXIT_OK = 0
 EXIT_FATAL = 1
@@ -112,7 +115,13 @@ def exception_failure(code, exc, request_id):
 def recv_exact(conn, size, at_boundary):
     """Read exactly `size` bytes; `at_boundary` means EOF before the first byte is a clean close."""
     buffer = bytearray(size)
-    view = memoryview(buffer)
+    recv_exact_into(conn, memoryview(buffer), at_boundary)
+    return buffer
+
+
+def recv_exact_into(conn, view, at_boundary):
+    """Fill the writable memoryview `view` from `conn`; EOF is handled as in `recv_exact`."""
+    size = len(view)
     received = 0
     while received < size:
         count = conn.recv_into(view[received:])
@@ -124,7 +133,6 @@ def recv_exact(conn, size, at_boundary):
                 f"connection closed inside a frame ({received} bytes of an incomplete frame buffered)",
             )
         received += count
-    return buffer
 
 
 def check_preamble(preamble):
@@ -153,13 +161,49 @@ def check_preamble(preamble):
     return header_len, payload_len
 
 
-def read_frame(conn):
-    """Read one frame; the preamble is checked before the body is allocated."""
-    preamble = recv_exact(conn, PREAMBLE.size, at_boundary=True)
-    header_len, payload_len = check_preamble(preamble)
-    header = recv_exact(conn, header_len, at_boundary=False)
-    payload = recv_exact(conn, payload_len, at_boundary=False)
-    return bytes(header), payload
+def has_exports(buffer):
+    """Return whether a memoryview or array still refers to the bytearray `buffer`.
+
+    CPython raises BufferError on resizing a bytearray with live exports, so
+    a one-byte append, undone at once, detects them without changing the contents.
+    """
+    try:
+        buffer.append(0)
+    except BufferError:
+        return True
+    del buffer[-1]
+    return False
+
+
+class FrameReader:
+    """Reads the frames of one connection, with a payload buffer kept between requests.
+
+    A payload is a memoryview of the kept buffer, valid until the next
+    `read`. The buffer is reused only when nothing refers to it any more
+    (see `has_exports`), so a model that keeps a view of its input keeps
+    data that no later request overwrites.
+    """
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.buffer = bytearray()
+
+    def read(self):
+        """Read one frame and return (header bytes, payload); the preamble is checked before the body is allocated."""
+        preamble = recv_exact(self.conn, PREAMBLE.size, at_boundary=True)
+        header_len, payload_len = check_preamble(preamble)
+        header = recv_exact(self.conn, header_len, at_boundary=False)
+        if payload_len == 0:
+            return bytes(header), bytearray()
+
+        # Resizing in place would fail while views exist, so a new buffer
+        # replaces one that is too small, too large or still referred to.
+        size = len(self.buffer)
+        if size < payload_len or size > KEPT_BUFFER_MAX_BYTES or has_exports(self.buffer):
+            self.buffer = bytearray(payload_len)
+        payload = memoryview(self.buffer)[:payload_len]
+        recv_exact_into(self.conn, payload, at_boundary=False)
+        return bytes(header), payload
 
 
 def send_frame(conn, header, payload=b""):
@@ -817,9 +861,10 @@ class Sidecar:
 
 def serve_connection(conn, sidecar, handling_lock, on_shutdown):
     """Answer requests on one connection in arrival order until it closes."""
+    reader = FrameReader(conn)
     while True:
         try:
-            header_bytes, payload = read_frame(conn)
+            header_bytes, payload = reader.read()
         except ConnectionClosed:
             return
         except FrameError as exc:
@@ -835,6 +880,7 @@ def serve_connection(conn, sidecar, handling_lock, on_shutdown):
         # and the cache are not assumed to be thread-safe.
         with handling_lock:
             header, body, shutting_down = handle_frame(sidecar, header_bytes, payload)
+            del payload
             send_frame(conn, header, body)
             if shutting_down:
                 on_shutdown()
