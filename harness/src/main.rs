@@ -53,7 +53,29 @@ fn default_log_filter(command: &Command) -> &'static str {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_logging(default_log_filter(&cli.command));
-    let result = match cli.command {
+
+    // `run` executes statements on this thread, so it gets the stack that
+    // deeply nested expressions need.
+    let command = std::thread::Builder::new()
+        .name("harness".into())
+        .stack_size(harness::engine::bind::STATEMENT_STACK_BYTES)
+        .spawn(move || run_command(cli.command));
+    let result = match command.map(|handle| handle.join()) {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(err) => Err(anyhow::anyhow!("cannot start the command thread: {err}")),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("harness: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_command(command: Command) -> anyhow::Result<u8> {
+    match command {
         Command::Predict(args) => cli::predict::run(args),
         Command::Checksum(args) => cli::checksum::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
@@ -62,12 +84,5 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::replay::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(args) => cli::bench::run(args),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(err) => {
-            eprintln!("harness: {err:#}");
-            ExitCode::from(2)
-        }
     }
 }

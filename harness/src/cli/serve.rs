@@ -87,6 +87,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("serve")
+        .thread_stack_size(crate::engine::bind::STATEMENT_STACK_BYTES)
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;

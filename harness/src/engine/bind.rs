@@ -107,9 +107,48 @@ fn ident_name(ident: &ast::Ident) -> String {
     ident.value.clone()
 }
 
+/// Deepest expression nesting the binder accepts. Binding, evaluation and
+/// dropping all recurse once per level, so a statement such as `1+1+...`
+/// with many thousands of terms would otherwise overflow the thread's
+/// stack and abort the process.
+pub const MAX_EXPR_DEPTH: usize = 1000;
+
+/// Stack size for threads that run statements: room for
+/// [`MAX_EXPR_DEPTH`] levels in a debug build, and for dropping the deeper
+/// parse trees that the binder rejects.
+pub const STATEMENT_STACK_BYTES: usize = 64 << 20;
+
+thread_local! {
+    static BIND_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of binder recursion, counted on this thread until dropped.
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> EngineResult<DepthGuard> {
+        let depth = BIND_DEPTH.with(|depth| {
+            depth.set(depth.get() + 1);
+            depth.get()
+        });
+        let guard = DepthGuard;
+        if depth > MAX_EXPR_DEPTH {
+            return Err(super::depth::too_deep());
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        BIND_DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
 impl<'a> Binder<'a> {
     /// Binds one expression.
     pub fn bind(&mut self, expr: &ast::Expr) -> EngineResult<Expr> {
+        let _depth = DepthGuard::enter()?;
         if self.agg.is_some() {
             if let Some(index) = self.match_group_by(expr) {
                 let column = &self.agg.as_ref().map(|a| a.group_by[index].clone());

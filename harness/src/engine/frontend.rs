@@ -448,7 +448,7 @@ impl Session {
         if statements.len() != 1 {
             return Err(error::unsupported("several statements in one call"));
         }
-        let statement = statements.remove(0);
+        let statement = super::depth::check_statement(statements.remove(0))?;
         self.authorize_statement(&statement)?;
 
         if let Statement::CreateTable(create) = &statement {

@@ -12,6 +12,7 @@ pub mod bind;
 pub mod clock;
 pub mod ddl;
 pub mod decimal;
+pub mod depth;
 pub mod dml;
 pub mod engine_config;
 pub mod error;

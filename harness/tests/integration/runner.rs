@@ -592,6 +592,19 @@ fn slt_passes() {
 }
 
 #[test]
+fn binary_slt_fails_alone() {
+    let suite = Suite::new();
+    suite.write("cases/a.slt", SLT_PASS);
+    let binary = suite.write("cases/b.slt", "");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80, b'\n']).unwrap();
+
+    let (summary, out) = suite.run(&slt_target(), &RunnerConfig::new());
+    assert_eq!(summary.passed, 1, "{out}");
+    assert_eq!(summary.failed.len(), 1, "{out}");
+    assert!(out.contains("not UTF-8 text"), "{out}");
+}
+
+#[test]
 fn slt_wrong_row_fails() {
     let suite = Suite::new();
     suite.write("cases/a.slt", &SLT_PASS.replace("2 NULL", "2 3"));

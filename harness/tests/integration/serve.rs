@@ -246,6 +246,26 @@ fn sql_accounts_log_in_with_password() {
 }
 
 #[test]
+fn deep_expressions_fail_without_crashing() {
+    let server = ServeProcess::start(&[]);
+    runtime().block_on(async {
+        let mut conn = Conn::new(opts(server.port, "root", "", None)).await.unwrap();
+        let near_limit = format!("SELECT 1{}", "+1".repeat(990));
+        let sum: Option<i64> = conn.query_first(near_limit).await.unwrap();
+        assert_eq!(sum, Some(991));
+
+        for terms in [1_000, 200_000] {
+            let sql = format!("SELECT 1{}", " OR 1".repeat(terms));
+            let (code, _, message) = server_error(&mut conn, &sql).await;
+            assert_eq!(code, 1105, "{message}");
+            assert!(message.contains("deeper than 1000 levels"), "{message}");
+        }
+        let one: Option<i64> = conn.query_first("SELECT 1").await.unwrap();
+        assert_eq!(one, Some(1));
+    });
+}
+
+#[test]
 fn login_errors_reach_the_client() {
     let server = ServeProcess::start(&[]);
     runtime().block_on(async {
