@@ -70,6 +70,13 @@ fn invalid(path: &Path, message: String) -> BackendError {
 }
 
 fn read_proto(path: &Path) -> Result<pb::ModelProto, BackendError> {
+    // Opening a FIFO would block until a writer appears.
+    if path.exists() && !path.is_dir() && !path.is_file() {
+        return Err(invalid(
+            path,
+            "the location is not a regular file; an ONNX model is a single .onnx file".into(),
+        ));
+    }
     if path.is_dir() {
         return Err(invalid(
             path,
