@@ -128,8 +128,9 @@ pub fn read_csv(reader: impl BufRead, source: &str) -> anyhow::Result<CsvTable> 
     if columns.iter().any(String::is_empty) {
         bail!("{source}: the header row has an empty column name");
     }
-    for (index, name) in columns.iter().enumerate() {
-        if columns[..index].contains(name) {
+    let mut seen = std::collections::HashSet::new();
+    for name in &columns {
+        if !seen.insert(name.as_str()) {
             bail!("{source}: the header names column {name:?} twice");
         }
     }
@@ -155,6 +156,11 @@ pub fn read_csv(reader: impl BufRead, source: &str) -> anyhow::Result<CsvTable> 
             let value: f32 = text.parse().map_err(|_| {
                 anyhow::anyhow!("{source} line {number}, column {name}: {text:?} is not a number")
             })?;
+            // Rust parses an out-of-range literal as infinity; the SQL path
+            // rejects such values, so this path does too.
+            if value.is_infinite() && !text.to_ascii_lowercase().contains("inf") {
+                bail!("{source} line {number}, column {name}: {text} is outside the FP32 range");
+            }
             values.push(value);
         }
         rows += 1;
@@ -188,6 +194,8 @@ mod tests {
     fn csv_rejects_non_number() {
         let err = read_csv("a\nx1\n".as_bytes(), "t").unwrap_err().to_string();
         assert_eq!(err, "t line 2, column a: \"x1\" is not a number");
+        let err = read_csv("a\n1e39\n".as_bytes(), "t").unwrap_err().to_string();
+        assert_eq!(err, "t line 2, column a: 1e39 is outside the FP32 range");
     }
 
     #[test]
