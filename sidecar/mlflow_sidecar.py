@@ -23,6 +23,7 @@ import stat
 import struct
 import sys
 import threading
+import time
 
 IMPLEMENTATION = "mlflow-sidecar/0.1.0"
 PROTOCOL_VERSION = 1
@@ -1057,6 +1058,27 @@ def detach_stdout():
     return os.fdopen(ready_fd, "w", encoding="utf-8")
 
 
+PARENT_CHECK_SECONDS = 0.5
+
+
+def watch_parent():
+    """Stop the process with SIGTERM once the process that started it exits.
+
+    The sidecar is then re-parented, so its parent process id changes. A
+    client that crashed cannot send shutdown, and without this check its
+    sidecars would run on with their sockets.
+    """
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        log.warning("the parent process exited; stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv=None):
     logging.basicConfig(
         stream=sys.stderr,
@@ -1078,6 +1100,7 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    watch_parent()
 
     bound = bind_socket(args.socket)
     problem = import_runtime()

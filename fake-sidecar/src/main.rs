@@ -63,7 +63,7 @@ fn main() -> ExitCode {
 
     // Logs go to stderr: stdout carries only the readiness line.
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| LossyStderr)
         .with_ansi(false)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -84,4 +84,20 @@ fn main() -> ExitCode {
     };
 
     ExitCode::from(runtime.block_on(server::run(args, faults, replay)))
+}
+
+/// Stderr for logs, ignoring write errors: a client that closed its end of
+/// the pipe must not make logging panic and leave the socket file behind.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }

@@ -182,6 +182,7 @@ pub async fn run(args: Args, faults: FaultScript, replay: Option<Replay>) -> u8 
 
     let status = tokio::select! {
         status = accept_loop(&listener, &state) => status,
+        _ = parent_exit() => { warn!("the parent process exited, shutting down"); EXIT_OK }
         _ = sigterm.recv() => { info!("SIGTERM received, shutting down"); EXIT_OK }
         _ = sigint.recv() => { info!("SIGINT received, shutting down"); EXIT_OK }
         _ = shutdown_requested.recv() => { info!("shutdown requested, shutting down"); EXIT_OK }
@@ -211,6 +212,23 @@ pub async fn run(args: Args, faults: FaultScript, replay: Option<Replay>) -> u8 
     }
     info!(status, "stopped");
     status
+}
+
+/// How often the sidecar checks that its parent is still alive.
+const PARENT_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Resolves when the process that started the sidecar has exited: the
+/// sidecar is then re-parented, so its parent process id changes. A
+/// client that crashed cannot send `shutdown`, and without this check its
+/// sidecars would run on with their sockets.
+async fn parent_exit() {
+    let parent = std::os::unix::process::parent_id();
+    loop {
+        tokio::time::sleep(PARENT_CHECK_INTERVAL).await;
+        if std::os::unix::process::parent_id() != parent {
+            return;
+        }
+    }
 }
 
 /// Accepts connections until accepting fails; returns the exit status.

@@ -183,3 +183,35 @@ fn invalid_command_lines_exit_2() {
         assert!(!std::path::Path::new(socket).exists(), "{args:?}");
     }
 }
+
+/// Whether `pid` is a running process (a zombie counts as exited).
+fn running(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or_default().trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn orphaned_sidecar_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("s.sock");
+    // The shell starts the sidecar in the background and exits soon
+    // after, as a crashed client would.
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#""$0" --socket "$1" >/dev/null 2>&1 & echo $!; sleep 0.5"#)
+        .arg(env!("CARGO_BIN_EXE_fake-sidecar"))
+        .arg(&socket)
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert!(socket.exists(), "the sidecar never bound {}", socket.display());
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running(&pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!running(&pid), "sidecar {pid} still runs after its parent exited");
+    assert!(!socket.exists(), "the orphaned sidecar left its socket");
+}

@@ -775,6 +775,15 @@ class CacheTests(unittest.TestCase):
 # Process lifecycle
 
 
+def process_running(pid):
+    """Whether pid is a running process; a zombie counts as exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return not stat.rsplit(")", 1)[-1].strip().startswith("Z")
+
+
 class LifecycleTests(unittest.TestCase):
     def setUp(self):
         self.tempdir = private_tempdir(self)
@@ -854,6 +863,22 @@ class LifecycleTests(unittest.TestCase):
         self.assertTrue(self.socket_path.is_socket())
         sidecar.process.send_signal(signal.SIGTERM)
         self.assertEqual(sidecar.wait(), 0)
+        self.assertFalse(self.socket_path.exists())
+
+    def test_orphaned_sidecar_stops(self):
+        # The shell starts the sidecar in the background and exits soon
+        # after, as a crashed client would.
+        started = subprocess.run(
+            ["sh", "-c", '"$0" "$1" --socket "$2" >/dev/null 2>&1 & echo $!; sleep 1',
+             sys.executable, str(SIDECAR), str(self.socket_path)],
+            capture_output=True,
+            timeout=START_TIMEOUT_SECONDS,
+        )
+        pid = int(started.stdout)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while process_running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(process_running(pid), f"sidecar {pid} still runs after its parent exited")
         self.assertFalse(self.socket_path.exists())
 
     def test_sigint_during_hang_exits_0(self):
