@@ -39,8 +39,8 @@ pub struct SidecarArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Number of sidecar processes [default: the config's, else 2].
-    #[arg(long, value_name = "N")]
+    /// Number of sidecar processes, 1 to 64 [default: the config's, else 2].
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
     pub workers: Option<usize>,
 
     /// Per-request timeout, Go duration syntax such as 2s or 500ms
@@ -143,5 +143,14 @@ pub fn python_has_mlflow(python: &str) -> Result<(), String> {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or("").to_string();
         Err(format!("{python} cannot import mlflow, numpy and pandas: {last}"))
+    }
+}
+
+/// Parses `--workers`, within the bounds the config file also applies.
+fn parse_workers(text: &str) -> Result<usize, String> {
+    let max = crate::config::MAX_SIDECAR_WORKERS;
+    match text.parse::<usize>() {
+        Ok(workers) if (1..=max).contains(&workers) => Ok(workers),
+        _ => Err(format!("{text:?} is not a worker count; use a whole number from 1 to {max}")),
     }
 }
