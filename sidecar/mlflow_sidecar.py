@@ -240,6 +240,9 @@ def parse_header(header):
         value = json.loads(text, parse_constant=reject_constant)
     except ValueError as exc:
         raise RequestFailed("BAD_REQUEST", f"header is not valid JSON: {exc}") from None
+    except RecursionError:
+        # serde_json in the fake sidecar stops at 128 levels the same way.
+        raise RequestFailed("BAD_REQUEST", "header is not valid JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise RequestFailed("BAD_REQUEST", "header is not a JSON object")
 

@@ -515,6 +515,7 @@ class FixtureModelTests(unittest.TestCase):
                 "key `batch_size` is 0, expected 1 to 16777216",
             ),
             (b"\xff\xfe", 0, "invalid frame: header is not valid UTF-8"),
+            (b'{"op":"ping","id":1,"x":' + b"[" * 30000, 0, "header is not valid JSON: nested too deeply"),
         ]
         for raw, request_id, message in cases:
             with self.subTest(header=raw):
