@@ -171,6 +171,15 @@ pub fn scan_calls(sql: &str, database: Option<&str>) -> EngineResult<Vec<ModelCa
                 "MODEL_PREDICT needs a model name and its input arguments",
             ));
         };
+        if let [Lexeme {
+            token: Token::SingleQuotedString(text) | Token::DoubleQuotedString(text),
+            ..
+        }] = first
+        {
+            return Err(error::other(format!(
+                "the first argument of MODEL_PREDICT names a model, not a string: write {text} or `{text}` without string quotes"
+            )));
+        }
         let model_text: String = first
             .iter()
             .map(|l| &sql[l.start..l.end])
