@@ -34,11 +34,11 @@ pub enum BindError {
     NotASocket { path: PathBuf, kind: &'static str },
 
     /// Inspecting, removing or binding the path failed.
-    #[error("cannot {action} socket {path:?}: {source}")]
+    #[error("cannot {action} socket {path:?}: {cause}")]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -65,27 +65,27 @@ pub fn bind(path: &Path) -> Result<UnixListener, BindError> {
             })
         }
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
+        Err(cause) => {
             return Err(BindError::Io {
                 action: "inspect",
                 path: path.to_owned(),
-                source,
+                cause,
             })
         }
     }
 
     // Step 3: bind, then restrict the mode before readiness is announced.
-    let listener = UnixListener::bind(path).map_err(|source| BindError::Io {
+    let listener = UnixListener::bind(path).map_err(|cause| BindError::Io {
         action: "bind",
         path: path.to_owned(),
-        source,
+        cause,
     })?;
-    if let Err(source) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+    if let Err(cause) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
         let _ = std::fs::remove_file(path);
         return Err(BindError::Io {
             action: "set the mode of",
             path: path.to_owned(),
-            source,
+            cause,
         });
     }
     info!(socket = %path.display(), "listening");
@@ -101,16 +101,16 @@ fn remove_stale_socket(path: &Path) -> Result<(), BindError> {
         }),
         Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => {
             debug!(socket = %path.display(), "replacing a stale socket");
-            std::fs::remove_file(path).map_err(|source| BindError::Io {
+            std::fs::remove_file(path).map_err(|cause| BindError::Io {
                 action: "remove stale",
                 path: path.to_owned(),
-                source,
+                cause,
             })
         }
-        Err(source) => Err(BindError::Io {
+        Err(cause) => Err(BindError::Io {
             action: "probe existing",
             path: path.to_owned(),
-            source,
+            cause,
         }),
     }
 }

@@ -43,10 +43,10 @@ pub const MAX_MODEL_CACHE_ENTRIES: usize = 65_536;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {cause}")]
     Read {
         path: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not valid TOML or has keys of the wrong type.
     #[error("invalid config file {path}: {message}")]
@@ -116,9 +116,9 @@ struct RawMlflow {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
         Config::parse(&text).map_err(|err| match err {
             ConfigError::Parse { message, .. } => ConfigError::Parse {

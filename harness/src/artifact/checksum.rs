@@ -145,12 +145,12 @@ pub enum ChecksumError {
         value: String,
     },
     /// Reading the artifact failed.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The path being read.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A symlink inside a directory artifact.
     #[error("symlink {path} in artifact: artifacts must hold regular files only; replace the link with the file it points to")]
@@ -183,10 +183,10 @@ pub enum ChecksumError {
 }
 
 impl ChecksumError {
-    fn io(path: &Path, source: std::io::Error) -> ChecksumError {
+    fn io(path: &Path, cause: std::io::Error) -> ChecksumError {
         ChecksumError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 }

@@ -67,12 +67,12 @@ pub enum ArtifactError {
         message: String,
     },
     /// A local file operation in the cache failed.
-    #[error("artifact cache I/O error on {path}: {source}")]
+    #[error("artifact cache I/O error on {path}: {cause}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The async runtime for S3 downloads could not start.
     #[error("cannot start the runtime for S3 downloads: {0}")]
@@ -80,10 +80,10 @@ pub enum ArtifactError {
 }
 
 impl ArtifactError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> ArtifactError {
+    pub(crate) fn io(path: &Path, cause: std::io::Error) -> ArtifactError {
         ArtifactError::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 }

@@ -22,20 +22,20 @@ pub struct CaseDatabase {
 #[non_exhaustive]
 pub enum DatabaseError {
     /// Occurs when the target rejects a setup or cleanup statement.
-    #[error("{sql} failed: {source}")]
+    #[error("{sql} failed: {cause}")]
     Statement {
         /// The statement.
         sql: String,
         /// The target's error.
-        source: SqlError,
+        cause: SqlError,
     },
     /// Occurs when the target cannot open a connection.
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}: {cause}")]
     Connect {
         /// Target name.
         target: String,
         /// The target's error.
-        source: SqlError,
+        cause: SqlError,
     },
     /// Occurs when `SHOW DATABASES` returns no result set.
     #[error("SHOW DATABASES returned no result set")]
@@ -51,9 +51,9 @@ pub fn quote_identifier(name: &str) -> String {
 pub fn connect_admin(target: &dyn Target) -> Result<Box<dyn Connection>, DatabaseError> {
     target
         .connect(&ConnectOptions::default())
-        .map_err(|source| DatabaseError::Connect {
+        .map_err(|cause| DatabaseError::Connect {
             target: target.name(),
-            source,
+            cause,
         })
 }
 
@@ -108,9 +108,9 @@ fn show_databases(connection: &mut dyn Connection) -> Result<BTreeSet<String>, D
 fn execute(connection: &mut dyn Connection, sql: &str) -> Result<Outcome, DatabaseError> {
     connection
         .execute(sql)
-        .map_err(|source| DatabaseError::Statement {
+        .map_err(|cause| DatabaseError::Statement {
             sql: sql.to_string(),
-            source,
+            cause,
         })
 }
 

@@ -95,12 +95,12 @@ impl Case {
 #[non_exhaustive]
 pub enum DiscoverError {
     /// Occurs when a path argument does not exist or cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Occurs when a `.test` file is not under a `t` directory.
     #[error("{0} is not under a directory named t; mysql-tester cases live in <suite>/t/<name>.test with results in <suite>/r/<name>.result")]
@@ -121,9 +121,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Case>, DiscoverError> {
     let mut cases = Vec::new();
 
     for path in paths {
-        let metadata = std::fs::metadata(path).map_err(|source| DiscoverError::Io {
+        let metadata = std::fs::metadata(path).map_err(|cause| DiscoverError::Io {
             path: path.clone(),
-            source,
+            cause,
         })?;
         if metadata.is_dir() {
             let before = cases.len();
@@ -149,9 +149,9 @@ fn walk(dir: &Path, depth: usize, cases: &mut Vec<Case>) -> Result<(), DiscoverE
     if depth > MAX_DEPTH {
         return Err(DiscoverError::TooDeep(dir.to_path_buf()));
     }
-    let io_error = |source| DiscoverError::Io {
+    let io_error = |cause| DiscoverError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause,
     };
 
     let mut entries = Vec::new();
@@ -161,9 +161,9 @@ fn walk(dir: &Path, depth: usize, cases: &mut Vec<Case>) -> Result<(), DiscoverE
 
     for entry in entries {
         let path = entry.path();
-        let file_type = entry.file_type().map_err(|source| DiscoverError::Io {
+        let file_type = entry.file_type().map_err(|cause| DiscoverError::Io {
             path: path.clone(),
-            source,
+            cause,
         })?;
         let hidden = entry.file_name().to_string_lossy().starts_with('.');
 

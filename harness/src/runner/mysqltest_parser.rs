@@ -514,9 +514,9 @@ fn parse_connect(args: &str) -> Option<ConnectArgs> {
 
 /// Parses a file from disk.
 pub fn parse_file(path: &Path) -> Result<Vec<Step>, ParseFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ParseFileError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| ParseFileError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     Ok(parse(&text, path)?)
 }
@@ -526,12 +526,12 @@ pub fn parse_file(path: &Path) -> Result<Vec<Step>, ParseFileError> {
 #[non_exhaustive]
 pub enum ParseFileError {
     /// Occurs when the file cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Occurs when the file does not parse.
     #[error(transparent)]

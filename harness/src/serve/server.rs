@@ -52,12 +52,12 @@ impl Default for ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// Requested address.
         addr: SocketAddr,
         /// The socket error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -84,7 +84,7 @@ impl Server {
     ) -> Result<Server, ServeError> {
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
+            .map_err(|cause| ServeError::Bind { addr, cause })?;
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
