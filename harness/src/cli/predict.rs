@@ -120,6 +120,8 @@ pub fn read_csv(reader: impl BufRead, source: &str) -> anyhow::Result<CsvTable> 
             bail!("{source} is empty; it needs a header row of input names");
         };
         let line = line.with_context(|| format!("cannot read {source} line {}", index + 1))?;
+        // Spreadsheet programs often start a UTF-8 CSV with a byte-order mark.
+        let line = line.strip_prefix('\u{feff}').unwrap_or(&line);
         if line.trim().is_empty() {
             continue;
         }
@@ -182,6 +184,12 @@ mod tests {
         assert_eq!(table.columns, vec!["a", "b"]);
         assert_eq!(table.rows, 2);
         assert_eq!(table.values, vec![1.0, 2.5, -3.0, 0.1]);
+    }
+
+    #[test]
+    fn csv_skips_byte_order_mark() {
+        let table = read_csv("\u{feff}a,b\n1,2\n".as_bytes(), "t").unwrap();
+        assert_eq!(table.columns, ["a", "b"]);
     }
 
     #[test]

@@ -142,7 +142,11 @@ pub fn python_has_mlflow(python: &str) -> Result<(), String> {
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or("").to_string();
-        Err(format!("{python} cannot import mlflow, numpy and pandas: {last}"))
+        Err(format!(
+            "{python} cannot import mlflow, numpy and pandas: {last}; pass --python with a Python \
+             that has sidecar/requirements.txt installed, such as the .venv/bin/python that \
+             scripts/setup.sh makes in the repository"
+        ))
     }
 }
 
