@@ -20,18 +20,18 @@ use super::error::{self, EngineResult};
 pub fn check_statement(mut statement: Statement) -> EngineResult<Statement> {
     let mut cut = DeepCut::default();
     let _ = statement.visit(&mut cut);
-    if cut.taken.is_empty() {
+    if cut.subtrees.is_empty() {
         return Ok(statement);
     }
 
     drop(statement);
-    for expr in cut.taken {
+    for expr in cut.subtrees {
         drop_iteratively(expr);
     }
     Err(too_deep())
 }
 
-/// The error for an expression over the depth limit.
+/// Returns the error for an expression over the depth limit.
 pub fn too_deep() -> error::SqlError {
     error::SqlError::new(
         1105,
@@ -47,7 +47,7 @@ pub fn too_deep() -> error::SqlError {
 #[derive(Default)]
 struct DeepCut {
     depth: usize,
-    taken: Vec<Expr>,
+    subtrees: Vec<Expr>,
 }
 
 impl VisitorMut for DeepCut {
@@ -57,7 +57,7 @@ impl VisitorMut for DeepCut {
         self.depth += 1;
         if self.depth > MAX_EXPR_DEPTH {
             let null = Expr::Value(Value::Null.into());
-            self.taken.push(std::mem::replace(expr, null));
+            self.subtrees.push(std::mem::replace(expr, null));
         }
         ControlFlow::Continue(())
     }
@@ -70,6 +70,8 @@ impl VisitorMut for DeepCut {
 
 /// Drops an expression tree with an explicit stack along the operator
 /// chains that can grow without a parser limit.
+/// NOTE: other node kinds are dropped recursively; the parser's recursion
+/// limit bounds their depth.
 fn drop_iteratively(expr: Expr) {
     let mut pending = vec![expr];
     while let Some(expr) = pending.pop() {
