@@ -86,11 +86,22 @@ impl ServeProcess {
 }
 
 impl Drop for ServeProcess {
+    /// Stops the server with SIGTERM, so it stops its sidecars and removes
+    /// their sockets, and kills the whole process group only if it hangs.
     fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(-self.pid()), nix::sys::signal::Signal::SIGKILL);
-            let _ = self.child.wait();
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
         }
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(-self.pid()), nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
     }
 }
 
