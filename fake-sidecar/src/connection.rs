@@ -161,11 +161,20 @@ impl Connection {
                 if payload.capacity() > self.output.capacity() {
                     self.output = payload;
                 }
+                let stop_server = matches!(after, After::StopServer);
                 match sent {
                     Ok(true) => {}
-                    Ok(false) => return,
+                    Ok(false) => {
+                        if stop_server {
+                            self.state.request_shutdown();
+                        }
+                        return;
+                    }
                     Err(err) => {
                         warn!(cause = %err, "failed to send a response");
+                        if stop_server {
+                            self.state.request_shutdown();
+                        }
                         return;
                     }
                 }
@@ -211,8 +220,10 @@ impl Connection {
                     .map(|request| request.id())
                     .unwrap_or_else(|err| err.id);
                 let response = Response::error(id, ErrorCode::Internal, message);
-                self.state.stop_with_status(EXIT_FATAL);
-                (vec![(response.to_header(), Vec::new())], After::Close)
+                // The server stops only after this error is sent: stopping
+                // shuts every socket down, which would drop the response.
+                self.state.set_exit_status(EXIT_FATAL);
+                (vec![(response.to_header(), Vec::new())], After::StopServer)
             }
         }
     }

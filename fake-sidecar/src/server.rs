@@ -98,10 +98,9 @@ impl State {
         self.requests_received.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    /// Stops the server with exit status `status`, for a failed replay.
-    pub fn stop_with_status(&self, status: u8) {
+    /// Sets the exit status the server stops with, for a failed replay.
+    pub fn set_exit_status(&self, status: u8) {
         self.exit_status.store(status, Ordering::SeqCst);
-        self.request_shutdown();
     }
 
     /// Starts the shutdown after a `shutdown` request was answered.
