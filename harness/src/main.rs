@@ -36,6 +36,9 @@ enum Command {
     /// Measure the sidecar path against in-process MLflow, mlflow models
     /// serve and a bare socket echo.
     Bench(cli::bench::BenchArgs),
+    /// The echo server process of `harness bench`.
+    #[command(hide = true)]
+    BenchEcho(cli::bench::EchoArgs),
 }
 
 /// The log filter when `RUST_LOG` is unset. `serve` logs each connection
@@ -84,5 +87,6 @@ fn run_command(command: Command) -> anyhow::Result<u8> {
         Command::Replay(args) => cli::replay::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::BenchEcho(args) => cli::bench::run_echo(args),
     }
 }

@@ -1,50 +1,76 @@
-//! The bare Unix-socket echo baseline: a thread that reads protocol frames
-//! and writes the same bytes back, and a blocking client. It is the lower
-//! bound for any client and sidecar pair on the same machine: one round
-//! trip through the kernel with no encoding, no model and no runtime.
+//! The bare Unix-socket echo baseline: a separate process that reads
+//! protocol frames and writes the same bytes back, and a blocking client.
+//! It is the lower bound for any client and sidecar pair on the same
+//! machine: one round trip through the kernel between two processes, with
+//! no encoding, no model and no runtime.
+//!
+//! The server runs in its own process, as a sidecar does, so that the
+//! baseline crosses the same process boundary as the paths compared with
+//! it.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::thread::JoinHandle;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use sidecar_protocol::frame::{DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_PAYLOAD_BYTES};
 
 /// Bytes before the header in every frame.
 const PREAMBLE_BYTES: usize = 16;
 
-/// A running echo server and a client connected to it.
+/// How long the server waits for its client, and the client for the
+/// server's socket, before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `stop` waits for the server to exit after the client closed.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running echo server process and a client connected to it.
 pub struct Echo {
     client: Option<UnixStream>,
-    server: Option<JoinHandle<std::io::Result<u64>>>,
+    server: Option<Child>,
     buffer: Vec<u8>,
+    checked: bool,
     _dir: tempfile::TempDir,
 }
 
 impl Echo {
-    /// Starts the server on a socket in a new private directory under
-    /// `parent` and connects to it.
-    pub fn start(parent: &std::path::Path) -> std::io::Result<Echo> {
+    /// Starts `program echo-args... --socket PATH` with the socket in a new
+    /// private directory under `parent`, and connects to it. `program` is
+    /// a binary that runs [`serve_socket`] for those arguments.
+    pub fn start(program: &Path, echo_args: &[&str], parent: &Path) -> std::io::Result<Echo> {
         let dir = tempfile::Builder::new()
             .prefix("bench-echo-")
             .tempdir_in(parent)?;
         let path = dir.path().join("echo.sock");
-        let listener = UnixListener::bind(&path)?;
-        let server = std::thread::Builder::new()
-            .name("bench-echo".into())
-            .spawn(move || -> std::io::Result<u64> {
-                let (stream, _) = listener.accept()?;
-                serve(stream)
-            })?;
-        let client = UnixStream::connect(&path)?;
+        let mut server = Command::new(program)
+            .args(echo_args)
+            .arg("--socket")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()?;
+        let client = match connect(&path, &mut server) {
+            Ok(client) => client,
+            Err(err) => {
+                let _ = server.kill();
+                let _ = server.wait();
+                return Err(err);
+            }
+        };
         Ok(Echo {
             client: Some(client),
             server: Some(server),
             buffer: Vec::new(),
+            checked: false,
             _dir: dir,
         })
     }
 
-    /// Sends `frame` and reads the echoed bytes back.
+    /// Sends `frame` and reads the echoed bytes back. The first call
+    /// compares the bytes; later calls only read them, so that the
+    /// baseline carries no work the other paths do not.
     pub fn round_trip(&mut self, frame: &[u8]) -> std::io::Result<()> {
         let Some(client) = self.client.as_mut() else {
             return Err(std::io::Error::other("the echo client is closed"));
@@ -52,22 +78,42 @@ impl Echo {
         client.write_all(frame)?;
         self.buffer.resize(frame.len(), 0);
         client.read_exact(&mut self.buffer)?;
-        if self.buffer != frame {
-            return Err(std::io::Error::other(
-                "the echo server returned different bytes",
-            ));
+        if !self.checked {
+            if self.buffer != frame {
+                return Err(std::io::Error::other(
+                    "the echo server returned different bytes",
+                ));
+            }
+            self.checked = true;
         }
         Ok(())
     }
 
-    /// Closes the client and joins the server; returns the frames it echoed.
-    pub fn stop(&mut self) -> std::io::Result<u64> {
+    /// Closes the client and reaps the server, killing it if it does not
+    /// exit in time.
+    pub fn stop(&mut self) -> std::io::Result<()> {
         drop(self.client.take());
-        match self.server.take() {
-            Some(server) => server
-                .join()
-                .map_err(|_| std::io::Error::other("the echo server thread panicked"))?,
-            None => Ok(0),
+        let Some(mut server) = self.server.take() else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        loop {
+            if let Some(status) = server.try_wait()? {
+                if status.success() {
+                    return Ok(());
+                }
+                return Err(std::io::Error::other(format!(
+                    "the echo server exited with {status}"
+                )));
+            }
+            if Instant::now() >= deadline {
+                let _ = server.kill();
+                server.wait()?;
+                return Err(std::io::Error::other(format!(
+                    "the echo server did not exit within {EXIT_TIMEOUT:?} and was killed"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
@@ -78,30 +124,85 @@ impl Drop for Echo {
     }
 }
 
-/// Echoes whole frames until the client closes the connection.
+/// Connects to the server's socket once it exists, failing if the server
+/// exits first or the socket does not appear in time.
+fn connect(path: &Path, server: &mut Child) -> std::io::Result<UnixStream> {
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match UnixStream::connect(path) {
+            Ok(stream) => return Ok(stream),
+            Err(err) => {
+                if let Some(status) = server.try_wait()? {
+                    return Err(std::io::Error::other(format!(
+                        "the echo server exited with {status} before listening on {}",
+                        path.display()
+                    )));
+                }
+                if Instant::now() >= deadline {
+                    return Err(std::io::Error::other(format!(
+                        "the echo server did not listen on {} within {CONNECT_TIMEOUT:?}: {err}",
+                        path.display()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// Binds `socket`, accepts one client within the connect timeout and
+/// echoes its frames until it closes the connection. Returns the number
+/// of frames echoed. This is the body of the server process.
+pub fn serve_socket(socket: &Path) -> std::io::Result<u64> {
+    let listener = UnixListener::bind(socket)?;
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(std::io::Error::other(format!(
+                        "no client connected to {} within {CONNECT_TIMEOUT:?}",
+                        socket.display()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    drop(listener);
+    stream.set_nonblocking(false)?;
+    serve(stream)
+}
+
+/// Echoes whole frames until the client closes the connection, each with
+/// one read of the preamble, one of the rest and one write.
 fn serve(mut stream: UnixStream) -> std::io::Result<u64> {
     let mut frames = 0;
-    let mut body = Vec::new();
+    let mut frame = vec![0u8; PREAMBLE_BYTES];
     loop {
-        let mut preamble = [0u8; PREAMBLE_BYTES];
-        match stream.read_exact(&mut preamble) {
+        frame.truncate(PREAMBLE_BYTES);
+        match stream.read_exact(&mut frame) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(frames),
             Err(err) => return Err(err),
         }
-        let header_len = u32::from_le_bytes([preamble[8], preamble[9], preamble[10], preamble[11]]);
-        let payload_len =
-            u32::from_le_bytes([preamble[12], preamble[13], preamble[14], preamble[15]]);
-        // The lengths are checked before the body is allocated.
+        let header_len = u32::from_le_bytes([frame[8], frame[9], frame[10], frame[11]]);
+        let payload_len = u32::from_le_bytes([frame[12], frame[13], frame[14], frame[15]]);
+        // The lengths are checked before the frame buffer grows.
         if header_len > DEFAULT_MAX_HEADER_BYTES || payload_len > DEFAULT_MAX_PAYLOAD_BYTES {
             return Err(std::io::Error::other(format!(
                 "echo frame of {header_len} header and {payload_len} payload bytes is over the protocol limits"
             )));
         }
-        body.resize(header_len as usize + payload_len as usize, 0);
-        stream.read_exact(&mut body)?;
-        stream.write_all(&preamble)?;
-        stream.write_all(&body)?;
+        frame.resize(
+            PREAMBLE_BYTES + header_len as usize + payload_len as usize,
+            0,
+        );
+        stream.read_exact(&mut frame[PREAMBLE_BYTES..])?;
+        stream.write_all(&frame)?;
         frames += 1;
     }
 }
@@ -110,20 +211,44 @@ fn serve(mut stream: UnixStream) -> std::io::Result<u64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn echo_returns_the_frame() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut echo = Echo::start(dir.path()).expect("start");
+    fn frame(payload: &[u8]) -> Vec<u8> {
         let mut frame = bytes::BytesMut::new();
         sidecar_protocol::frame::encode_into(
             br#"{"op":"ping","id":1}"#,
-            &[7u8; 4096],
+            payload,
             &Default::default(),
             &mut frame,
         )
         .expect("encode");
-        echo.round_trip(&frame).expect("first round trip");
-        echo.round_trip(&frame).expect("second round trip");
-        assert_eq!(echo.stop().expect("stop"), 2);
+        frame.to_vec()
+    }
+
+    #[test]
+    fn serve_echoes_until_close() {
+        let (mut client, server) = UnixStream::pair().expect("socket pair");
+        let server = std::thread::spawn(move || serve(server));
+        for payload in [&[7u8; 4096][..], &[][..], &[1, 2, 3, 4]] {
+            let sent = frame(payload);
+            client.write_all(&sent).expect("write");
+            let mut back = vec![0u8; sent.len()];
+            client.read_exact(&mut back).expect("read");
+            assert_eq!(back, sent);
+        }
+        drop(client);
+        assert_eq!(server.join().expect("join").expect("serve"), 3);
+    }
+
+    #[test]
+    fn serve_rejects_oversized_lengths() {
+        let (mut client, server) = UnixStream::pair().expect("socket pair");
+        let server = std::thread::spawn(move || serve(server));
+        let mut preamble = frame(b"")[..PREAMBLE_BYTES].to_vec();
+        preamble[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        client.write_all(&preamble).expect("write");
+        let err = server.join().expect("join").expect_err("over the limit");
+        assert!(
+            err.to_string().contains("over the protocol limits"),
+            "{err}"
+        );
     }
 }

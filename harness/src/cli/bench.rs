@@ -10,7 +10,7 @@
 //! - `fake`: the batching client through the fake sidecar;
 //! - `rest`: `mlflow models serve` on 127.0.0.1, `dataframe_split` JSON;
 //! - `echo`: a frame of the predict request's size echoed over a Unix
-//!   socket by a thread of this process.
+//!   socket by a child process (`harness bench-echo`).
 //!
 //! Plus cold start, worker replacement after a timeout and the wall time of
 //! the conformance suite. Rounds interleave the paths, so that a change in
@@ -62,6 +62,22 @@ pub struct BenchArgs {
     /// Rounds over all paths [default: 3, with --quick 1].
     #[arg(long, value_name = "N")]
     pub rounds: Option<usize>,
+}
+
+/// Arguments of the hidden `harness bench-echo`, the echo server process
+/// that `harness bench` starts.
+#[derive(Debug, clap::Args)]
+pub struct EchoArgs {
+    /// Unix socket to bind; the server echoes one client's frames.
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+}
+
+/// Runs the echo server until its client closes the connection.
+pub fn run_echo(args: EchoArgs) -> anyhow::Result<u8> {
+    crate::bench::echo::serve_socket(&args.socket)
+        .with_context(|| format!("echo server on {}", args.socket.display()))?;
+    Ok(0)
 }
 
 /// Call budgets of one run.
@@ -152,7 +168,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     let python_pool =
         BlockingPool::new(pool_config(python_command.clone(), sockets.path(), 2, true))?;
     let fake_pool = BlockingPool::new(pool_config(fake_command.clone(), sockets.path(), 2, true))?;
-    let mut echo = Echo::start(sockets.path())?;
+    let exe = std::env::current_exe().context("cannot find the harness binary for the echo server")?;
+    let mut echo = Echo::start(&exe, &["bench-echo"], sockets.path())?;
     let inputs: BTreeMap<usize, Vec<f32>> = plan
         .sizes
         .iter()

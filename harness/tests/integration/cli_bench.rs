@@ -103,3 +103,44 @@ fn bench_quick_json_has_every_key() {
         );
     }
 }
+
+/// The echo baseline runs in a `harness bench-echo` child process, which
+/// echoes frames byte for byte and exits when its client closes.
+#[test]
+fn echo_process_round_trips_and_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let harness = assert_cmd::cargo::cargo_bin("harness");
+    let mut echo =
+        harness::bench::echo::Echo::start(&harness, &["bench-echo"], dir.path()).expect("start");
+    let mut frame = bytes::BytesMut::new();
+    sidecar_protocol::frame::encode_into(
+        br#"{"op":"ping","id":1}"#,
+        &[9u8; 65536],
+        &Default::default(),
+        &mut frame,
+    )
+    .expect("encode");
+    for _ in 0..3 {
+        echo.round_trip(&frame).expect("round trip");
+    }
+    echo.stop().expect("the echo server exits cleanly");
+    drop(echo);
+    let leftover: Vec<_> = std::fs::read_dir(dir.path()).expect("read dir").collect();
+    assert!(
+        leftover.is_empty(),
+        "socket directory left behind: {leftover:?}"
+    );
+}
+
+/// A server that exits before it listens fails the start with its exit
+/// status instead of leaving the client waiting.
+#[test]
+fn echo_server_exiting_early_fails_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let harness = assert_cmd::cargo::cargo_bin("harness");
+    let started = std::time::Instant::now();
+    let result = harness::bench::echo::Echo::start(&harness, &["no-such-command"], dir.path());
+    let err = result.err().expect("start fails");
+    assert!(err.to_string().contains("exited"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
