@@ -311,11 +311,13 @@ class HeaderFields:
         if not items:
             raise self.error(f"key `{key}` is empty, expected at least one name")
         names = []
+        seen = set()
         for item in items:
             if not isinstance(item, str):
                 raise self.error(f"key `{key}` holds {compact_json(item)}, expected strings only")
-            if item in names:
+            if item in seen:
                 raise self.error(f"key `{key}` names `{item}` twice")
+            seen.add(item)
             names.append(item)
         return names
 

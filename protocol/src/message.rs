@@ -2,6 +2,8 @@
 //! docs/protocol.md section 2.2 (serde writes struct fields in declaration
 //! order, so the field order below is the wire order).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -83,76 +85,167 @@ impl Request {
                 message: "header is not valid UTF-8".into(),
             });
         }
-        let value: Value = serde_json::from_slice(header).map_err(|err| RequestError {
-            id: 0,
-            message: format!("header is not valid JSON: {err}"),
-        })?;
-        let Value::Object(map) = value else {
-            return Err(RequestError {
-                id: 0,
-                message: "header is not a JSON object".into(),
-            });
-        };
-
-        let id = match map.get("id") {
-            Some(Value::Number(n)) => match n.as_u64() {
-                Some(id) if (1..=MAX_ID).contains(&id) => id,
-                _ => {
-                    return Err(RequestError {
-                        id: 0,
-                        message: format!("key `id` is {n}, expected an integer from 1 to {MAX_ID}"),
-                    })
-                }
-            },
-            Some(other) => {
-                return Err(RequestError {
-                    id: 0,
-                    message: format!("key `id` is {other}, expected an integer"),
-                })
-            }
-            None => {
-                return Err(RequestError {
-                    id: 0,
-                    message: "missing key `id`".into(),
-                })
-            }
-        };
-        let fields = Fields { id, map: &map };
-
-        let op = fields.string("op")?;
-        match op.as_str() {
-            "ping" => Ok(Request::Ping { id }),
-            "shutdown" => Ok(Request::Shutdown { id }),
-            "load" => Ok(Request::Load {
-                id,
-                model_path: fields.string("model_path")?,
-            }),
-            "predict" => {
-                let input_names = fields.names("input_names")?;
-                let output_names = if map.contains_key("output_names") {
-                    Some(fields.names("output_names")?)
-                } else {
-                    None
-                };
-                let batch_size = fields.u64("batch_size")?;
-                if batch_size == 0 || batch_size > u64::from(MAX_BATCH_SIZE) {
-                    return Err(fields.error(format!(
-                        "key `batch_size` is {batch_size}, expected 1 to {MAX_BATCH_SIZE}"
-                    )));
-                }
-                Ok(Request::Predict {
-                    id,
-                    model_path: fields.string("model_path")?,
-                    input_names,
-                    output_names,
-                    batch_size: batch_size as u32,
-                })
-            }
-            other => Err(fields.error(format!(
-                "unknown op `{other}`, expected ping, load, predict or shutdown"
-            ))),
+        match plain_request(header) {
+            Some(request) => Ok(request),
+            None => decode_tree(header),
         }
     }
+}
+
+/// Decodes a request header through a JSON tree, so that every error can
+/// name the key and the value at fault.
+fn decode_tree(header: &[u8]) -> Result<Request, RequestError> {
+    let value: Value = serde_json::from_slice(header).map_err(|err| RequestError {
+        id: 0,
+        message: format!("header is not valid JSON: {err}"),
+    })?;
+    let Value::Object(map) = value else {
+        return Err(RequestError {
+            id: 0,
+            message: "header is not a JSON object".into(),
+        });
+    };
+
+    let id = match map.get("id") {
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(id) if (1..=MAX_ID).contains(&id) => id,
+            _ => {
+                return Err(RequestError {
+                    id: 0,
+                    message: format!("key `id` is {n}, expected an integer from 1 to {MAX_ID}"),
+                })
+            }
+        },
+        Some(other) => {
+            return Err(RequestError {
+                id: 0,
+                message: format!("key `id` is {other}, expected an integer"),
+            })
+        }
+        None => {
+            return Err(RequestError {
+                id: 0,
+                message: "missing key `id`".into(),
+            })
+        }
+    };
+    let fields = Fields { id, map: &map };
+
+    let op = fields.string("op")?;
+    match op.as_str() {
+        "ping" => Ok(Request::Ping { id }),
+        "shutdown" => Ok(Request::Shutdown { id }),
+        "load" => Ok(Request::Load {
+            id,
+            model_path: fields.string("model_path")?,
+        }),
+        "predict" => {
+            let input_names = fields.names("input_names")?;
+            let output_names = if map.contains_key("output_names") {
+                Some(fields.names("output_names")?)
+            } else {
+                None
+            };
+            let batch_size = fields.u64("batch_size")?;
+            if batch_size == 0 || batch_size > u64::from(MAX_BATCH_SIZE) {
+                return Err(fields.error(format!(
+                    "key `batch_size` is {batch_size}, expected 1 to {MAX_BATCH_SIZE}"
+                )));
+            }
+            Ok(Request::Predict {
+                id,
+                model_path: fields.string("model_path")?,
+                input_names,
+                output_names,
+                batch_size: batch_size as u32,
+            })
+        }
+        other => Err(fields.error(format!(
+            "unknown op `{other}`, expected ping, load, predict or shutdown"
+        ))),
+    }
+}
+
+/// The keys of a request header when each has its expected type. Strings
+/// borrow from the header unless they hold escapes.
+#[derive(Deserialize)]
+struct PlainHeader<'a> {
+    id: u64,
+    #[serde(borrow)]
+    op: Cow<'a, str>,
+    #[serde(borrow, default)]
+    model_path: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    input_names: Option<Vec<Cow<'a, str>>>,
+    /// `Some(None)` is an explicit `null`, which the full decoder rejects.
+    #[serde(borrow, default, deserialize_with = "present")]
+    output_names: Option<Option<Vec<Cow<'a, str>>>>,
+    #[serde(default)]
+    batch_size: Option<u64>,
+}
+
+/// Marks a key that is present, so that `null` differs from a missing key.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Decodes a well-formed request header in one typed pass. Returns `None`
+/// for anything unusual (a wrong type, a duplicate key, an id, name list
+/// or batch size out of range, an unknown op), which [`decode_tree`] then
+/// decodes to name the problem. Both paths accept the same headers and build the same request.
+fn plain_request(header: &[u8]) -> Option<Request> {
+    let plain: PlainHeader<'_> = serde_json::from_slice(header).ok()?;
+    let id = plain.id;
+    if !(1..=MAX_ID).contains(&id) {
+        return None;
+    }
+    match plain.op.as_ref() {
+        "ping" => Some(Request::Ping { id }),
+        "shutdown" => Some(Request::Shutdown { id }),
+        "load" => Some(Request::Load {
+            id,
+            model_path: plain.model_path?.into_owned(),
+        }),
+        "predict" => {
+            let output_names = match plain.output_names {
+                None => None,
+                Some(names) => Some(plain_names(names?)?),
+            };
+            let batch_size = plain.batch_size?;
+            if batch_size == 0 || batch_size > u64::from(MAX_BATCH_SIZE) {
+                return None;
+            }
+            Some(Request::Predict {
+                id,
+                model_path: plain.model_path?.into_owned(),
+                input_names: plain_names(plain.input_names?)?,
+                output_names,
+                batch_size: batch_size as u32,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Owned names, or `None` when the list is empty or names one twice.
+fn plain_names(names: Vec<Cow<'_, str>>) -> Option<Vec<String>> {
+    if names.is_empty() || first_duplicate(&names).is_some() {
+        return None;
+    }
+    Some(names.into_iter().map(Cow::into_owned).collect())
+}
+
+/// Finds the first name that occurs twice, in one pass over the list.
+fn first_duplicate<S: AsRef<str>>(names: &[S]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    names
+        .iter()
+        .map(AsRef::as_ref)
+        .find(|name| !seen.insert(*name))
 }
 
 /// Typed access to the keys of a header object, with errors naming the key.
@@ -200,11 +293,12 @@ impl Fields<'_> {
             return Err(self.error(format!("key `{key}` is empty, expected at least one name")));
         }
         let mut names = Vec::with_capacity(items.len());
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
         for item in items {
             let Value::String(name) = item else {
                 return Err(self.error(format!("key `{key}` holds {item}, expected strings only")));
             };
-            if names.contains(name) {
+            if !seen.insert(name.as_str()) {
                 return Err(self.error(format!("key `{key}` names `{name}` twice")));
             }
             names.push(name.clone());
@@ -361,5 +455,106 @@ impl ReadyLine {
     /// Encodes the line, without the trailing newline.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Values a header key may take: the right type, a wrong one or null.
+    fn any_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just("1.0".to_string()),
+            Just("-1".to_string()),
+            Just("{}".to_string()),
+            Just("\"m\\u0061del\"".to_string()),
+            (0u64..=4).prop_map(|n| n.to_string()),
+            Just(((1u64 << 53) - 1).to_string()),
+            Just((1u64 << 53).to_string()),
+            Just((1u64 << 24).to_string()),
+            Just(((1u64 << 24) + 1).to_string()),
+            prop_oneof![Just("ping"), Just("load"), Just("predict"), Just("shutdown"), Just("stop")]
+                .prop_map(|op| format!("\"{op}\"")),
+            proptest::collection::vec(prop_oneof![Just("\"a\""), Just("\"b\""), Just("1"), Just("null")], 0..4)
+                .prop_map(|items| format!("[{}]", items.join(","))),
+        ]
+    }
+
+    /// Objects whose keys are the protocol's or one unknown key, some repeated.
+    fn any_header() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("id"),
+            Just("op"),
+            Just("model_path"),
+            Just("input_names"),
+            Just("output_names"),
+            Just("batch_size"),
+            Just("extra"),
+        ];
+        proptest::collection::vec((key, any_value()), 0..9).prop_map(|pairs| {
+            let body: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            format!("{{{}}}", body.join(","))
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn typed_path_agrees_with_tree(header in any_header()) {
+            if let Some(fast) = plain_request(header.as_bytes()) {
+                prop_assert_eq!(Ok(fast), decode_tree(header.as_bytes()), "{}", header);
+            }
+        }
+
+        #[test]
+        fn well_formed_requests_take_typed_path(
+            id in 1..=MAX_ID,
+            rows in 1..=MAX_BATCH_SIZE,
+            with_outputs in any::<bool>(),
+        ) {
+            let request = Request::Predict {
+                id,
+                model_path: "/models/churn".into(),
+                input_names: vec!["tenure".into(), "spend".into()],
+                output_names: with_outputs.then(|| vec!["score".into()]),
+                batch_size: rows,
+            };
+            prop_assert_eq!(plain_request(&request.to_header()), Some(request));
+        }
+    }
+
+    #[test]
+    fn unusual_headers_fall_back_to_tree() {
+        let cases = [
+            r#"{"id":1,"op":"predict","model_path":"/m","input_names":["a"],"output_names":null,"batch_size":1}"#,
+            r#"{"id":1,"op":"predict","model_path":"/m","input_names":["a","a"],"batch_size":1}"#,
+            r#"{"id":1,"op":"predict","model_path":"/m","input_names":[],"batch_size":1}"#,
+            r#"{"id":1,"op":"predict","model_path":"/m","input_names":["a"],"batch_size":0}"#,
+            r#"{"id":0,"op":"ping"}"#,
+            r#"{"id":9007199254740992,"op":"ping"}"#,
+            r#"{"id":1,"op":"stop"}"#,
+            r#"{"id":1,"id":2,"op":"ping"}"#,
+            r#"{"id":1,"op":"load","model_path":null}"#,
+        ];
+        for header in cases {
+            assert_eq!(plain_request(header.as_bytes()), None, "{header}");
+        }
+        let duplicate = Request::from_header(cases[1].as_bytes()).expect_err("duplicate name");
+        assert_eq!(duplicate.message, "key `input_names` names `a` twice");
+        let null_outputs = Request::from_header(cases[0].as_bytes()).expect_err("null outputs");
+        assert_eq!(null_outputs.message, "key `output_names` must be an array of strings");
+        let last_id = Request::from_header(cases[7].as_bytes()).expect("last id wins");
+        assert_eq!(last_id, Request::Ping { id: 2 });
+    }
+
+    #[test]
+    fn escaped_strings_decode_on_typed_path() {
+        let header = br#"{"op":"load","id":3,"model_path":"/m\u00e9\"x"}"#;
+        let expected = Request::Load { id: 3, model_path: "/m\u{e9}\"x".into() };
+        assert_eq!(plain_request(header), Some(expected.clone()));
+        assert_eq!(Request::from_header(header), Ok(expected));
     }
 }
