@@ -30,6 +30,7 @@ pub mod normalize;
 pub mod requires;
 pub mod result_filters;
 pub mod slt;
+pub mod slt_includes;
 pub mod substitute;
 pub mod junit;
 pub mod summary;

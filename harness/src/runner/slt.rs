@@ -101,19 +101,18 @@ pub fn column_type(column_type: ColumnType) -> DefaultColumnType {
 pub fn run_slt(target: &dyn Target, config: &RunnerConfig, case: &Case) -> CaseOutcome {
     let path = case.path.as_path();
 
-    // The sqllogictest parser panics on a file that is not UTF-8, so the
-    // text is checked here first.
-    match std::fs::read(path).map(String::from_utf8) {
-        Ok(Ok(_)) => {}
-        Ok(Err(err)) => {
-            let offset = err.utf8_error().valid_up_to();
-            let report = FailureReport::new(
-                path,
-                format!("the file is not UTF-8 text (invalid byte at offset {offset}); save it as UTF-8"),
-            );
-            return CaseOutcome::Failed(report);
-        }
-        Err(err) => return CaseOutcome::Failed(FailureReport::new(path, format!("cannot read the file: {err}"))),
+    // The sqllogictest parser panics on a path or a file that is not
+    // UTF-8, on an include of a directory, and recurses without end on an
+    // include cycle, so those are checked here first.
+    if path.to_str().is_none() {
+        let report = FailureReport::new(
+            path,
+            "the file name is not UTF-8; rename the file".to_string(),
+        );
+        return CaseOutcome::Failed(report);
+    }
+    if let Err(problem) = super::slt_includes::check_include_tree(path) {
+        return CaseOutcome::Failed(FailureReport::new(path, problem));
     }
 
     // Parse first, so a syntax error costs no database work.

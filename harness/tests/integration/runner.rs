@@ -605,6 +605,20 @@ fn binary_slt_fails_alone() {
 }
 
 #[test]
+fn slt_include_cycle_fails_alone() {
+    let suite = Suite::new();
+    suite.write("cases/a.slt", SLT_PASS);
+    // Both files are cases of their own, and both fail on the cycle.
+    suite.write("cases/b.slt", "include c.slt\n");
+    suite.write("cases/c.slt", "include b.slt\n");
+
+    let (summary, out) = suite.run(&slt_target(), &RunnerConfig::new());
+    assert_eq!(summary.passed, 1, "{out}");
+    assert_eq!(summary.failed.len(), 2, "{out}");
+    assert!(out.contains("include cycle: "), "{out}");
+}
+
+#[test]
 fn slt_wrong_row_fails() {
     let suite = Suite::new();
     suite.write("cases/a.slt", &SLT_PASS.replace("2 NULL", "2 3"));
