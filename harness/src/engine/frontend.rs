@@ -438,7 +438,17 @@ impl Session {
         let dialect = MySqlDialect {};
         // A syntax error is found in the rewritten text but reported at
         // its place in the statement as written.
-        let mut statements = Parser::parse_sql(&dialect, &rewritten).map_err(|e| {
+        // sqlparser counts nested parentheses, unary operators and
+        // subqueries against its recursion limit (50 by default); the
+        // engine allows the same depth as its own expression guard.
+        let parsed = Parser::new(&dialect)
+            .with_recursion_limit(super::bind::MAX_EXPR_DEPTH)
+            .try_with_sql(&rewritten)
+            .and_then(|mut parser| parser.parse_statements());
+        let mut statements = parsed.map_err(|e| {
+            if matches!(e, sqlparser::parser::ParserError::RecursionLimitExceeded) {
+                return super::depth::too_deep();
+            }
             let offset = parse_error_offset(&rewritten, &e);
             error::syntax_at(
                 sql,

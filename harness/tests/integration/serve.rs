@@ -271,6 +271,21 @@ fn deep_expressions_fail_without_crashing() {
             assert_eq!(code, 1105, "{message}");
             assert!(message.contains("deeper than 1000 levels"), "{message}");
         }
+
+        // Parentheses and unary operators nest in the parser itself.
+        let parens = format!("SELECT {}1{}", "(".repeat(900), ")".repeat(900));
+        let one: Option<i64> = conn.query_first(parens).await.unwrap();
+        assert_eq!(one, Some(1));
+        let negations = format!("SELECT {}1", "- ".repeat(900));
+        let one: Option<i64> = conn.query_first(negations).await.unwrap();
+        assert_eq!(one, Some(1));
+        for depth in [1_001, 50_000] {
+            let sql = format!("SELECT {}1{}", "(".repeat(depth), ")".repeat(depth));
+            let (code, _, message) = server_error(&mut conn, &sql).await;
+            assert_eq!(code, 1105, "{message}");
+            assert!(message.contains("deeper than 1000 levels"), "{message}");
+        }
+
         let one: Option<i64> = conn.query_first("SELECT 1").await.unwrap();
         assert_eq!(one, Some(1));
     });
