@@ -21,7 +21,7 @@ const INFORMATION_SCHEMA: &str = "information_schema";
 fn name_parts(name: &ast::ObjectName) -> Vec<String> {
     name.0
         .iter()
-        .map(|part| part.to_string().trim_matches('`').to_string())
+        .map(|part| super::ident::unquote(&part.to_string()))
         .collect()
 }
 

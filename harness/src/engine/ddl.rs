@@ -85,7 +85,7 @@ pub fn table_def(
         .name
         .0
         .last()
-        .map(|p| p.to_string().trim_matches('`').to_string())
+        .map(|p| super::ident::unquote(&p.to_string()))
         .unwrap_or_default();
     if statement.columns.is_empty() {
         return Err(error::no_columns());
@@ -137,12 +137,7 @@ pub fn table_def(
                     return Err(error::multiple_primary_keys());
                 }
                 for index_column in &pk.columns {
-                    let column = index_column
-                        .column
-                        .expr
-                        .to_string()
-                        .trim_matches('`')
-                        .to_string();
+                    let column = super::ident::unquote(&index_column.column.expr.to_string());
                     let position = columns
                         .iter()
                         .position(|c| c.name.eq_ignore_ascii_case(&column))
@@ -233,6 +228,13 @@ pub fn create_table(
     };
     let id = store.allocate_table_id();
     let table = table_def(statement, database, id, eval)?;
+    if table.name.is_empty() || table.name.ends_with(' ') {
+        return Err(error::SqlError::new(
+            1103,
+            "42000",
+            format!("Incorrect table name '{}'", table.name),
+        ));
+    }
     let key = table.name.to_ascii_lowercase();
     if db.tables.contains_key(&key) {
         if statement.if_not_exists {

@@ -245,7 +245,7 @@ pub fn insert(
     } else {
         let mut positions = Vec::new();
         for column in &statement.columns {
-            let name = column.to_string().trim_matches('`').to_string();
+            let name = super::ident::unquote(&column.to_string());
             let position = table
                 .column_index(&name)
                 .ok_or_else(|| error::unknown_column(&name, "field list"))?;
@@ -422,7 +422,7 @@ pub fn update(
         let column = name
             .0
             .last()
-            .map(|p| p.to_string().trim_matches('`').to_string())
+            .map(|p| super::ident::unquote(&p.to_string()))
             .unwrap_or_default();
         let position = table
             .column_index(&column)

@@ -74,7 +74,7 @@ fn parse_error_offset(sql: &str, error: &sqlparser::parser::ParserError) -> usiz
 }
 
 fn unquote(name: &str) -> String {
-    name.trim_matches('`').to_string()
+    super::ident::unquote(name)
 }
 
 impl Session {

@@ -20,6 +20,7 @@ pub mod explain;
 pub mod expr;
 pub mod frontend;
 pub mod functions;
+pub mod ident;
 pub mod model_access;
 pub mod model_cache;
 pub mod model_ddl;

@@ -147,7 +147,7 @@ fn split_name(database: Option<&str>, model: &str) -> Option<(String, String)> {
 }
 
 fn unquote(name: &str) -> String {
-    name.trim().trim_matches('`').to_string()
+    super::ident::unquote(name)
 }
 
 /// Finds the `MODEL_PREDICT` calls in a statement already rewritten by

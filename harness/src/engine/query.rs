@@ -63,7 +63,7 @@ impl ReadContext<'_> {
         let parts: Vec<String> = name
             .0
             .iter()
-            .map(|p| p.to_string().trim_matches('`').to_string())
+            .map(|p| super::ident::unquote(&p.to_string()))
             .collect();
         let (database, table) = match parts.as_slice() {
             [t] => (
@@ -351,12 +351,7 @@ pub fn plan_query(
             }
             SelectItem::QualifiedWildcard(kind, _) => {
                 let qualifier = kind.to_string();
-                let qualifier = qualifier
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or("")
-                    .trim_matches('`')
-                    .to_string();
+                let qualifier = super::ident::unquote(qualifier.rsplit('.').next().unwrap_or(""));
                 let mut any = false;
                 for (index, column) in scope.columns.iter().enumerate() {
                     if column.qualifier.eq_ignore_ascii_case(&qualifier) {

@@ -47,7 +47,7 @@ fn split_reference(reference: &str) -> (Option<SetScope>, String) {
 }
 
 fn unquote(name: &str) -> String {
-    name.trim().trim_matches('`').to_string()
+    super::ident::unquote(name)
 }
 
 /// The value `SELECT @@x` returns: booleans as 1/0 and integers as
