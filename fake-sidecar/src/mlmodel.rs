@@ -107,8 +107,7 @@ pub fn load(model_path: &str) -> Result<LoadedModel, ServeError> {
             format!("MLmodel in \"{model_path}\" {reason}"),
         )
     };
-    let text = std::fs::read_to_string(&mlmodel_path)
-        .map_err(|err| invalid(format!("cannot be read: {err}")))?;
+    let text = read_bounded(&mlmodel_path).map_err(|err| invalid(format!("cannot be read: {err}")))?;
     let file: MlModelFile = serde_yaml_ng::from_str(&text)
         .map_err(|err| invalid(format!("is not valid MLmodel YAML: {err}")))?;
 
@@ -252,6 +251,31 @@ fn conversion_of(data_type: &str) -> Option<Conversion> {
     }
 }
 
+/// Largest MLmodel or model spec file read, as `harness inspect` allows.
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a UTF-8 text file of at most [`MAX_FILE_BYTES`], checking the
+/// size before reading.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "the file is {size} bytes, above the {MAX_FILE_BYTES}-byte limit"
+        )));
+    }
+    let mut text = String::with_capacity(size as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "the file grew above the {MAX_FILE_BYTES}-byte limit while it was read"
+        )));
+    }
+    Ok(text)
+}
+
 /// Reads the spec from the flavor's `data` file and checks that its names
 /// are the signature's.
 fn read_spec(
@@ -264,8 +288,7 @@ fn read_spec(
         return Err("the python_function flavor has no data file".into());
     };
     let data_path: PathBuf = dir.join(data);
-    let text =
-        std::fs::read_to_string(&data_path).map_err(|err| format!("cannot read {data}: {err}"))?;
+    let text = read_bounded(&data_path).map_err(|err| format!("cannot read {data}: {err}"))?;
     let spec = ModelSpec::from_json(&text).map_err(|err| format!("{data}: {err}"))?;
 
     let signature_inputs: Vec<&str> = inputs.iter().map(|c| c.name.as_str()).collect();
@@ -292,4 +315,22 @@ pub fn same_names<A: AsRef<str>, B: AsRef<str>>(a: &[A], b: &[B]) -> bool {
     a.sort_unstable();
     b.sort_unstable();
     a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_mlmodel_is_rejected_unread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A sparse file: the size check must come before any read.
+        let file = std::fs::File::create(dir.path().join("MLmodel")).expect("create");
+        file.set_len(MAX_FILE_BYTES + 1).expect("set_len");
+        let path = dir.path().to_str().expect("UTF-8 path");
+
+        let err = load(path).err().expect("rejected");
+        assert_eq!(err.code, ErrorCode::ModelInvalid);
+        assert!(err.message.contains("above the 16777216-byte limit"), "{}", err.message);
+    }
 }

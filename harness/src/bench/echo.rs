@@ -50,6 +50,7 @@ impl Echo {
             .arg(&path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()?;
         let client = match connect(&path, &mut server) {
             Ok(client) => client,
@@ -103,7 +104,8 @@ impl Echo {
                     return Ok(());
                 }
                 return Err(std::io::Error::other(format!(
-                    "the echo server exited with {status}"
+                    "the echo server exited with {status}{}",
+                    stderr_of(&mut server)
                 )));
             }
             if Instant::now() >= deadline {
@@ -124,6 +126,19 @@ impl Drop for Echo {
     }
 }
 
+/// Returns what an exited server wrote to stderr, up to 4 KiB, as `: text`,
+/// or nothing when it wrote nothing.
+fn stderr_of(server: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(stderr) = server.stderr.take() {
+        let _ = stderr.take(4096).read_to_string(&mut text);
+    }
+    match text.trim() {
+        "" => String::new(),
+        trimmed => format!(": {trimmed}"),
+    }
+}
+
 /// Connects to the server's socket once it exists, failing if the server
 /// exits first or the socket does not appear in time.
 fn connect(path: &Path, server: &mut Child) -> std::io::Result<UnixStream> {
@@ -134,8 +149,9 @@ fn connect(path: &Path, server: &mut Child) -> std::io::Result<UnixStream> {
             Err(err) => {
                 if let Some(status) = server.try_wait()? {
                     return Err(std::io::Error::other(format!(
-                        "the echo server exited with {status} before listening on {}",
-                        path.display()
+                        "the echo server exited with {status} before listening on {}{}",
+                        path.display(),
+                        stderr_of(server)
                     )));
                 }
                 if Instant::now() >= deadline {

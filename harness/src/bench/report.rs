@@ -292,10 +292,12 @@ pub fn print_report(report: &BenchReport) {
         let wall = suite
             .seconds
             .map_or("-".to_string(), |s| format!("{s:.2} s"));
-        println!(
-            "suite, {name} sidecar: {wall}, exit {:?}: {}",
-            suite.exit_code, suite.summary
-        );
+        let exit = match (suite.exit_code, suite.seconds) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(_)) => "killed by a signal".to_string(),
+            (None, None) => "not run".to_string(),
+        };
+        println!("suite, {name} sidecar: {wall}, {exit}: {}", suite.summary);
     }
     println!();
     println!("| ratio | value | target | met |");

@@ -129,6 +129,26 @@ impl Plan {
 /// Runs the subcommand.
 pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     let plan = Plan::new(&args)?;
+    // The JSON report goes to a temporary file beside its path, made now so
+    // that an unwritable path fails before the run; it replaces the path
+    // only when the run completes.
+    let json_out = match &args.json {
+        Some(path) => {
+            let parent = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => Path::new("."),
+            };
+            let file = tempfile::Builder::new()
+                .prefix(".bench-")
+                .suffix(".json")
+                .tempfile_in(parent)
+                .with_context(|| {
+                    format!("cannot write the JSON report to {}: choose a writable --json path", path.display())
+                })?;
+            Some((path.clone(), file))
+        }
+        None => None,
+    };
     let script = locate_python_sidecar().map_err(anyhow::Error::msg)?;
     let repo = script
         .parent()
@@ -326,9 +346,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     };
     report.ratios = ratios(&report);
     print_report(&report);
-    if let Some(path) = &args.json {
+    if let Some((path, mut file)) = json_out {
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n")
+        std::io::Write::write_all(&mut file, (text + "\n").as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        // A temporary file is private; the report is an ordinary file.
+        let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o644);
+        file.as_file()
+            .set_permissions(mode)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        file.persist(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("harness bench: wrote {}", path.display());
     }

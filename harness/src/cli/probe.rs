@@ -19,6 +19,7 @@ const MAX_FRAME_FILE_BYTES: u64 = 256 << 20;
 
 /// Arguments of `harness probe`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("request").required(true).args(["frame", "json"])))]
 pub struct ProbeArgs {
     /// Unix socket of a running sidecar.
     #[arg(long, value_name = "PATH")]
@@ -31,7 +32,7 @@ pub struct ProbeArgs {
     pub frame: Option<PathBuf>,
 
     /// Request header as JSON, for example '{"op":"ping","id":1}'.
-    #[arg(long, value_name = "HEADER", required_unless_present = "frame")]
+    #[arg(long, value_name = "HEADER")]
     pub json: Option<String>,
 
     /// Payload values, comma-separated, each rounded to FP32.

@@ -86,9 +86,11 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<u8> {
 
     // Step 3: the summary.
     println!(
-        "replayed {} requests of {} workers against {}",
+        "replayed {} {} of {} {} against {}",
         compared,
+        if compared == 1 { "request" } else { "requests" },
         conversations.len(),
+        if conversations.len() == 1 { "worker" } else { "workers" },
         options.command.display()
     );
     if differences.is_empty() {

@@ -24,7 +24,8 @@ use super::sidecar_args::{python_has_mlflow, SidecarArgs, SidecarKind};
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Target that runs the statements: `reference` is the embedded
-    /// reference engine.
+    /// reference engine; `mysql://USER[:PASS]@HOST:PORT[/DB]` is a live
+    /// MySQL-protocol server such as TiDB (docs/gating.md).
     #[arg(long, default_value = "reference")]
     pub target: String,
     #[command(flatten)]

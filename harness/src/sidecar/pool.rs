@@ -521,11 +521,14 @@ impl SidecarPool {
             return;
         }
         if let Some(mut worker) = slot.worker.take() {
-            let status = worker.kill();
+            let status = match worker.kill() {
+                Some(status) => status.to_string(),
+                None => "not reaped".to_string(),
+            };
             tracing::warn!(
                 target: "harness::sidecar",
                 pid = worker.pid(),
-                ?status,
+                %status,
                 error = %err,
                 "worker killed and will be replaced on the next request"
             );

@@ -142,5 +142,6 @@ fn echo_server_exiting_early_fails_the_start() {
     let result = harness::bench::echo::Echo::start(&harness, &["no-such-command"], dir.path());
     let err = result.err().expect("start fails");
     assert!(err.to_string().contains("exited"), "{err}");
+    assert!(err.to_string().contains("no-such-command"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
