@@ -68,6 +68,15 @@ pub fn run(args: PredictArgs) -> anyhow::Result<u8> {
     // Step 3: predict through the pool.
     let pool_config = args.sidecar.pool_config(&config.model_mlflow)?;
     let pool = BlockingPool::new(pool_config)?;
+    if table.rows == 0 {
+        // No batch to send: the model's signature gives the header, after
+        // the same name check a predict request gets.
+        let result = header_only(&pool, &model, &table.columns);
+        pool.shutdown();
+        let names = result?;
+        println!("{}", names.join(","));
+        return Ok(0);
+    }
     let output = pool
         .predict(PredictRequest {
             model_path: &model,
@@ -91,6 +100,27 @@ pub fn run(args: PredictArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(0)
+}
+
+/// Loads the model and returns its output names, after checking that
+/// `columns` are its input names in some order.
+fn header_only(pool: &BlockingPool, model: &Path, columns: &[String]) -> anyhow::Result<Vec<String>> {
+    let (_, inputs, outputs) = pool
+        .load(model)
+        .with_context(|| format!("loading model {} failed", model.display()))?;
+    let mut expected: Vec<&str> = inputs.iter().map(|c| c.name.as_str()).collect();
+    let mut given: Vec<&str> = columns.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    given.sort_unstable();
+    if expected != given {
+        bail!(
+            "the input header {} does not match the inputs of model {}: {}",
+            columns.join(","),
+            model.display(),
+            inputs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(",")
+        );
+    }
+    Ok(outputs.into_iter().map(|c| c.name).collect())
 }
 
 /// Formats an FP32 value in shortest round-trip form (`0.5`, `1e20` as

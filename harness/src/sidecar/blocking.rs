@@ -45,6 +45,16 @@ impl BlockingPool {
         self.runtime.block_on(self.pool.ping(slot))
     }
 
+    /// See [`SidecarPool::load`]: whether the model was cached, and its
+    /// signature's inputs and outputs.
+    #[allow(clippy::type_complexity)]
+    pub fn load(
+        &self,
+        model_path: &std::path::Path,
+    ) -> Result<(bool, Vec<sidecar_protocol::ColumnSpec>, Vec<sidecar_protocol::ColumnSpec>), ClientError> {
+        self.runtime.block_on(self.pool.load(model_path))
+    }
+
     /// See [`SidecarPool::stats`].
     pub fn stats(&self) -> PoolStats {
         self.pool.stats()

@@ -61,6 +61,37 @@ fn reads_stdin() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "score\n0\n");
 }
 
+/// A header with no rows prints the output header after checking the
+/// input names against the model, with either sidecar.
+#[test]
+fn header_only_input() {
+    let python = python();
+    for sidecar in ["fake", "python"] {
+        let output = harness()
+            .args(["predict", "--model"])
+            .arg(fixture("mlflow/churn"))
+            .args(["--input", "-", "--sidecar", sidecar, "--python"])
+            .arg(&python)
+            .write_stdin("spend,tenure\n")
+            .output()
+            .expect("run");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "score\n", "{sidecar}");
+
+        let output = harness()
+            .args(["predict", "--model"])
+            .arg(fixture("mlflow/churn"))
+            .args(["--input", "-", "--sidecar", sidecar, "--python"])
+            .arg(&python)
+            .write_stdin("nope,x\n")
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(2), "{sidecar}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("the input header nope,x does not match"), "{stderr}");
+    }
+}
+
 #[test]
 fn bad_input_is_named() {
     let output = harness()
