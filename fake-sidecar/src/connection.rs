@@ -248,6 +248,11 @@ impl Connection {
         }
     }
 
+    /// Writes one well-formed frame with one vectored write.
+    fn write_plain(&mut self, header: &[u8], payload: &[u8]) -> Result<(), FrameError> {
+        write_frame(&mut self.stream, header, payload, &self.limits, &mut self.scratch)
+    }
+
     /// Sends one response with one vectored write, or bent by a framing
     /// fault when `action` is one. Returns false when the connection must
     /// close afterwards.
@@ -258,25 +263,13 @@ impl Connection {
         action: Option<Action>,
     ) -> Result<bool, FrameError> {
         let Some(bytes) = faulty_bytes(header, payload, action)? else {
-            write_frame(
-                &mut self.stream,
-                header,
-                payload,
-                &self.limits,
-                &mut self.scratch,
-            )?;
+            self.write_plain(header, payload)?;
             return Ok(true);
         };
         self.stream.write_all(&bytes)?;
         self.stream.flush()?;
         if matches!(action, Some(Action::Duplicate)) {
-            write_frame(
-                &mut self.stream,
-                header,
-                payload,
-                &self.limits,
-                &mut self.scratch,
-            )?;
+            self.write_plain(header, payload)?;
         }
         Ok(!matches!(
             action,

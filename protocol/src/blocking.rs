@@ -2,15 +2,15 @@
 //! frames.
 //!
 //! The bytes on the wire are the same as the codec's ([`crate::frame`]).
-//! These functions exist for callers that talk to one peer at a time on
-//! their own thread: a frame is written with one vectored write of the
-//! preamble and header next to the caller's payload, and read into a
-//! buffer that keeps its capacity, so a steady stream of large frames
-//! allocates nothing after the first.
+//! These functions serve callers that talk to one peer at a time on their
+//! own thread. A frame is written with one vectored write of the preamble
+//! and header next to the caller's payload. It is read into a buffer that
+//! keeps its capacity, so a steady stream of large frames allocates
+//! nothing after the first.
 
 use std::io::{ErrorKind, IoSlice, Read, Write};
 
-use crate::frame::{check_lengths, FrameError, Limits, Preamble, PREAMBLE_LEN};
+use crate::frame::{outgoing_preamble, FrameError, Limits, Preamble, PREAMBLE_LEN};
 
 /// Bytes asked of the stream per read while the frame size is unknown.
 const FIRST_READ_BYTES: usize = 8 * 1024;
@@ -27,18 +27,8 @@ pub fn write_frame<W: Write>(
     limits: &Limits,
     scratch: &mut Vec<u8>,
 ) -> Result<(), FrameError> {
-    if std::str::from_utf8(header).is_err() {
-        return Err(FrameError::HeaderNotUtf8);
-    }
-    let header_len = u32::try_from(header.len()).unwrap_or(u32::MAX);
-    let payload_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    check_lengths(header_len, payload_len, limits)?;
-
+    let preamble = outgoing_preamble(header, payload, limits)?;
     scratch.clear();
-    let preamble = Preamble {
-        header_len,
-        payload_len,
-    };
     scratch.extend_from_slice(&preamble.to_bytes());
     scratch.extend_from_slice(header);
     write_all_vectored(stream, &mut [IoSlice::new(scratch), IoSlice::new(payload)])?;
@@ -76,7 +66,7 @@ pub struct FrameReader {
 }
 
 impl FrameReader {
-    /// An empty reader.
+    /// Creates an empty reader.
     pub fn new() -> FrameReader {
         FrameReader::default()
     }
@@ -124,12 +114,12 @@ impl FrameReader {
         Ok(true)
     }
 
-    /// The header of the last frame read.
+    /// Returns the header of the last frame read.
     pub fn header(&self) -> &[u8] {
         &self.buf[self.header.0..self.header.1]
     }
 
-    /// The payload of the last frame read.
+    /// Returns the payload of the last frame read.
     pub fn payload(&self) -> &[u8] {
         &self.buf[self.payload.0..self.payload.1]
     }

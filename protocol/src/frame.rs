@@ -238,6 +238,25 @@ pub(crate) fn check_lengths(header_len: u32, payload_len: u32, limits: &Limits) 
     Ok(())
 }
 
+/// Builds the preamble of a frame to send, after checking that the header
+/// is UTF-8 and that both lengths are within `limits`.
+pub(crate) fn outgoing_preamble(
+    header: &[u8],
+    payload: &[u8],
+    limits: &Limits,
+) -> Result<Preamble, FrameError> {
+    if std::str::from_utf8(header).is_err() {
+        return Err(FrameError::HeaderNotUtf8);
+    }
+    let header_len = u32::try_from(header.len()).unwrap_or(u32::MAX);
+    let payload_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    check_lengths(header_len, payload_len, limits)?;
+    Ok(Preamble {
+        header_len,
+        payload_len,
+    })
+}
+
 /// Appends one encoded frame to `out`, checking the lengths first.
 pub fn encode_into(
     header: &[u8],
@@ -245,17 +264,7 @@ pub fn encode_into(
     limits: &Limits,
     out: &mut BytesMut,
 ) -> Result<(), FrameError> {
-    if std::str::from_utf8(header).is_err() {
-        return Err(FrameError::HeaderNotUtf8);
-    }
-    let header_len = u32::try_from(header.len()).unwrap_or(u32::MAX);
-    let payload_len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    check_lengths(header_len, payload_len, limits)?;
-
-    let preamble = Preamble {
-        header_len,
-        payload_len,
-    };
+    let preamble = outgoing_preamble(header, payload, limits)?;
     out.reserve(preamble.frame_len());
     out.put_slice(&preamble.to_bytes());
     out.put_slice(header);
