@@ -157,12 +157,12 @@ fn check_conversions(
 }
 
 /// Decodes a row-major FP32 payload whose columns are in the order `from`
-/// into values in the order `to`. Both lists hold the same names, and the
-/// payload holds `rows × from.len()` values (checked by the caller).
+/// into values in the order `to`. Both lists contain the same names, and
+/// the payload contains `rows × from.len()` values (checked by the caller).
 fn decode_reordered(payload: &[u8], rows: usize, from: &[String], to: &[String]) -> Vec<f32> {
     let mut values = Vec::with_capacity(rows * from.len());
-    // Appending to an empty vector cannot fail for a length checked to be
-    // a multiple of 4.
+    // Decoding fails only for a length that is not a multiple of 4, and
+    // `predict` checked the length against rows × inputs × 4 first.
     let _ = decode_f32s_into(payload, &mut values);
     if from == to {
         return values;
@@ -171,7 +171,7 @@ fn decode_reordered(payload: &[u8], rows: usize, from: &[String], to: &[String])
 }
 
 /// Reorders the columns of a row-major matrix from the order `from` to
-/// the order `to`. Both lists hold the same names.
+/// the order `to`. Both lists contain the same names.
 fn reorder_columns(values: &[f32], rows: usize, from: &[String], to: &[String]) -> Vec<f32> {
     let positions: Vec<usize> = to
         .iter()
@@ -238,8 +238,8 @@ fn run_model(
     Ok(result)
 }
 
-/// The error of a predict cut short by the server stopping; it is never
-/// sent.
+/// Returns the error of a predict cut short by the server stopping. The
+/// error is never sent.
 fn stopping() -> ServeError {
     ServeError::new(ErrorCode::ShuttingDown, "the sidecar is shutting down")
 }

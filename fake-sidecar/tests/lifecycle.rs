@@ -184,7 +184,7 @@ fn invalid_command_lines_exit_2() {
     }
 }
 
-/// Whether `pid` is a running process (a zombie counts as exited).
+/// Reports whether `pid` is a running process (a zombie counts as exited).
 fn running(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat.rsplit(')').next().unwrap_or_default().trim_start().starts_with('Z'),

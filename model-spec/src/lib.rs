@@ -163,8 +163,9 @@ impl ModelSpec {
     ///
     /// Works through blocks of rows one output at a time, so that each
     /// row's accumulator is independent of the others' and the additions
-    /// of many rows overlap. Each row still sees the same operations in
-    /// the same order as [`ModelSpec::eval_row`], so the bits are equal.
+    /// of many rows overlap. Each row still goes through the same
+    /// operations in the same order as [`ModelSpec::eval_row`], so the bits
+    /// are equal.
     pub fn eval_batch(&self, rows: usize, values: &[f32]) -> Vec<f32> {
         let width = self.inputs.len();
         let count = self.outputs.len();

@@ -239,8 +239,15 @@ fn plain_names(names: Vec<Cow<'_, str>>) -> Option<Vec<String>> {
     Some(names.into_iter().map(Cow::into_owned).collect())
 }
 
-/// Finds the first name that occurs twice, in one pass over the list.
+/// Finds the first name that occurs twice. Short lists, the usual case,
+/// are compared pairwise without allocating; long ones go through a set.
 fn first_duplicate<S: AsRef<str>>(names: &[S]) -> Option<&str> {
+    if names.len() <= 16 {
+        return names.iter().enumerate().find_map(|(index, name)| {
+            let name = name.as_ref();
+            names[..index].iter().any(|seen| seen.as_ref() == name).then_some(name)
+        });
+    }
     let mut seen = std::collections::HashSet::with_capacity(names.len());
     names
         .iter()
@@ -548,6 +555,16 @@ mod tests {
         assert_eq!(null_outputs.message, "key `output_names` must be an array of strings");
         let last_id = Request::from_header(cases[7].as_bytes()).expect("last id wins");
         assert_eq!(last_id, Request::Ping { id: 2 });
+    }
+
+    #[test]
+    fn first_duplicate_short_and_long() {
+        assert_eq!(first_duplicate(&["a", "b", "a"]), Some("a"));
+        assert_eq!(first_duplicate(&["a", "b", "c"]), None);
+        let mut long: Vec<String> = (0..100).map(|i| format!("n{i}")).collect();
+        assert_eq!(first_duplicate(&long), None);
+        long.push("n7".into());
+        assert_eq!(first_duplicate(&long), Some("n7"));
     }
 
     #[test]

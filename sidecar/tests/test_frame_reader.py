@@ -54,17 +54,17 @@ class FrameReaderTests(unittest.TestCase):
         self.assertEqual(np.frombuffer(payload, dtype="<f4").tolist(), [5.0, 6.0])
         self.assertIs(self.reader.buffer, first_buffer)
 
-    def test_held_view_not_overwritten(self):
+    def test_kept_view_not_overwritten(self):
         self.client.sendall(frame(1, [1.0, 2.0]) + frame(2, [7.0, 8.0]))
 
         _, payload = self.read_values()
-        held = np.frombuffer(payload, dtype="<f4")
+        kept = np.frombuffer(payload, dtype="<f4")
         first_buffer = self.reader.buffer
         del payload
 
         _, payload = self.read_values()
         self.assertIsNot(self.reader.buffer, first_buffer)
-        self.assertEqual(held.tolist(), [1.0, 2.0])
+        self.assertEqual(kept.tolist(), [1.0, 2.0])
         self.assertEqual(np.frombuffer(payload, dtype="<f4").tolist(), [7.0, 8.0])
 
     def test_larger_payload_gets_new_buffer(self):

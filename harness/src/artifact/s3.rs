@@ -94,8 +94,8 @@ impl S3Config {
             builder = builder.with_secret_access_key(secret);
         }
         // Without configured credentials the client would ask the cloud
-        // instance metadata service for them, a request to a host outside
-        // the test setup; unsigned requests stay with the endpoint.
+        // instance metadata service for them, a host outside the test
+        // setup. Unsigned requests go only to the endpoint.
         if self.access_key_id.is_none() || self.secret_access_key.is_none() {
             builder = builder.with_skip_signature(true);
         }

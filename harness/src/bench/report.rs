@@ -205,7 +205,7 @@ pub fn ratios(report: &BenchReport) -> Vec<Ratio> {
         at_most("suite_python_s", passed_suite_seconds(&report.suite_python), 60.0),
     ];
     // Without 8192 among the sizes both throughput ratios are taken at the
-    // largest size, and one line says it.
+    // largest size, so one line reports it.
     if large == largest {
         ratios.remove(1);
     }

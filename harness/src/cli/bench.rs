@@ -129,9 +129,9 @@ impl Plan {
 /// Runs the subcommand.
 pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
     let plan = Plan::new(&args)?;
-    // The JSON report goes to a temporary file beside its path, made now so
-    // that an unwritable path fails before the run; it replaces the path
-    // only when the run completes.
+    // The JSON report goes to a temporary file beside its path. The file is
+    // made now, so an unwritable path fails before the run, and it replaces
+    // the path only when the run completes.
     let json_out = match &args.json {
         Some(path) => {
             let parent = match path.parent() {

@@ -109,10 +109,10 @@ fn header_only(pool: &BlockingPool, model: &Path, columns: &[String]) -> anyhow:
         .load(model)
         .with_context(|| format!("loading model {} failed", model.display()))?;
     let mut expected: Vec<&str> = inputs.iter().map(|c| c.name.as_str()).collect();
-    let mut given: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let mut header: Vec<&str> = columns.iter().map(String::as_str).collect();
     expected.sort_unstable();
-    given.sort_unstable();
-    if expected != given {
+    header.sort_unstable();
+    if expected != header {
         bail!(
             "the input header {} does not match the inputs of model {}: {}",
             columns.join(","),

@@ -190,7 +190,7 @@ mod tests {
     }
 }
 
-/// The start of a long argument, quoted, for an error message.
+/// Returns the start of a long argument, quoted, for an error message.
 fn excerpt(text: &str) -> String {
     const LIMIT: usize = 120;
     match text.char_indices().nth(LIMIT) {

@@ -72,9 +72,9 @@ impl Session {
 
     /// Checks a database privilege (CREATE or DROP DATABASE); 1044 when
     /// denied. `INFORMATION_SCHEMA` and `mysql` are denied to every
-    /// account, root included: the engine keeps its system tables there,
-    /// and MySQL and TiDB answer CREATE or DROP of INFORMATION_SCHEMA with
-    /// this 1044.
+    /// account, root included, because the engine keeps its system tables
+    /// there. MySQL and TiDB reject CREATE or DROP of INFORMATION_SCHEMA
+    /// with this 1044.
     pub(super) fn authorize_database(&self, privilege: Privilege, db: &str) -> EngineResult<()> {
         if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) || db.eq_ignore_ascii_case("mysql") {
             return Err(PrivilegeError::DbAccessDenied {

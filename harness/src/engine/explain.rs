@@ -36,13 +36,13 @@ pub struct PlanNode {
     pub info: String,
     /// Children, in TiDB's order (build side first).
     pub children: Vec<PlanNode>,
-    /// What the operator does to rows, for EXPLAIN ANALYZE.
+    /// Operation on rows, for EXPLAIN ANALYZE.
     pub step: Step,
     /// Rows the operator returned; set by EXPLAIN ANALYZE.
     pub act_rows: Option<usize>,
 }
 
-/// What an operator does to rows. EXPLAIN ANALYZE runs the steps below
+/// Operation of an operator on rows. EXPLAIN ANALYZE runs the steps below
 /// the aggregation bottom-up to count the rows of each operator.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {

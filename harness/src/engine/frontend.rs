@@ -439,7 +439,7 @@ impl Session {
         // A syntax error is found in the rewritten text but reported at
         // its place in the statement as written.
         // sqlparser counts nested parentheses, unary operators and
-        // subqueries against its recursion limit (50 by default); the
+        // subqueries against its recursion limit (50 by default). The
         // engine allows the same depth as its own expression guard.
         let parsed = Parser::new(&dialect)
             .with_recursion_limit(super::bind::MAX_EXPR_DEPTH)

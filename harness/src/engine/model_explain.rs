@@ -84,7 +84,7 @@ pub fn analyze(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<ResultSet> 
     Ok(ResultSet { columns, rows })
 }
 
-/// Whether a step runs after WHERE, in [`query::finish_rows_counted`].
+/// Reports whether a step runs after WHERE, in [`query::finish_rows_counted`].
 fn is_late(step: &Step) -> bool {
     matches!(
         step,

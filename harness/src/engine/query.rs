@@ -674,8 +674,8 @@ pub fn project_rows(ctx: &EvalContext, rows: &[Row], exprs: &[Expr]) -> EngineRe
     Ok(out)
 }
 
-/// The WHERE and ON conjuncts that call a model, in the order they run:
-/// after the joins and the plain WHERE conjuncts, cheapest model first.
+/// Returns the WHERE and ON conjuncts that call a model, in the order they
+/// run: after the joins and the plain WHERE conjuncts, cheapest model first.
 /// For inner joins, moving an ON conjunct above the joins keeps the rows.
 pub fn model_conjuncts(ctx: &EvalContext, plan: &SelectPlan) -> Vec<Expr> {
     let mut model: Vec<Expr> = plan
@@ -689,9 +689,9 @@ pub fn model_conjuncts(ctx: &EvalContext, plan: &SelectPlan) -> Vec<Expr> {
     model
 }
 
-/// Rows produced by FROM, the joins and WHERE. The plain conjuncts of ON
-/// and WHERE run first, so a model sees only the rows that pass them, as
-/// EXPLAIN shows.
+/// Returns the rows produced by FROM, the joins and WHERE. The plain
+/// conjuncts of ON and WHERE run first, so a model receives only the rows
+/// that pass them, as EXPLAIN shows.
 pub fn source_rows(ctx: &ReadContext, plan: &SelectPlan) -> EngineResult<Vec<Row>> {
     let mut rows = match &plan.first {
         None => vec![Vec::new()],

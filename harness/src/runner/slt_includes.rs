@@ -1,12 +1,12 @@
-//! Checks an `.slt` file and everything it includes for what the
-//! sqllogictest parser cannot handle without crashing the run: text that
-//! is not UTF-8, an `include` that matches a directory, an include cycle
-//! and an include tree too large to expand.
+//! Checks of an `.slt` file and everything it includes, for the inputs
+//! that crash the sqllogictest parser and with it the whole run. Those
+//! are text that is not UTF-8, an `include` that matches a directory, an
+//! include cycle and an include tree too large to expand.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Longest chain of nested includes.
+/// Maximum depth of nested includes.
 const MAX_INCLUDE_DEPTH: usize = 64;
 
 /// Most files one case may expand to, counting each inclusion.
@@ -110,9 +110,9 @@ impl Walk {
     }
 }
 
-/// The patterns of the `include` lines, as the parser splits them: a line
-/// of exactly two words whose first is `include`. A line of SQL text with
-/// that shape is taken too, which can only add a check.
+/// Returns the patterns of the `include` lines, split as the parser splits
+/// them: a line of exactly two words whose first is `include`. A line of
+/// SQL text with that shape is taken too, which can only add a check.
 fn include_patterns(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
         .filter(|line| !line.starts_with('#'))
@@ -147,7 +147,8 @@ mod tests {
         let a = write(dir.path(), "a.slt", b"statement ok\nselect 1\n\ninclude b.slt\n");
         write(dir.path(), "b.slt", b"include a.slt\n");
         let err = check_include_tree(&a).expect_err("cycle");
-        assert!(err.contains("a.slt -> ") && err.contains("b.slt -> "), "{err}");
+        assert!(err.contains("a.slt -> "), "{err}");
+        assert!(err.contains("b.slt -> "), "{err}");
     }
 
     #[test]

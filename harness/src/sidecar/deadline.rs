@@ -6,7 +6,7 @@
 //! timer granularity (a 500 ms timeout took 515 ms on Linux 6.x), while
 //! short ones end within a few milliseconds. A call that stops at a timeout
 //! before the deadline is retried. Setting a socket option costs a system
-//! call, so the timeout set last is remembered and only changed when it
+//! call, so the timeout set last is remembered. It changes only when it
 //! would let a call run past the deadline by more than [`SLACK`], or when
 //! it is far shorter than the step.
 
@@ -47,12 +47,13 @@ impl DeadlineStream<'_> {
         Ok(left)
     }
 
-    /// The timeout to set for `left` time left, when `set` needs replacing.
+    /// Returns the timeout to set for `left` time left, or `None` when the
+    /// timeout already `set` can stay.
     fn update(set: Option<Duration>, left: Duration) -> Option<Duration> {
-        let wanted = left.min(STEP);
+        let target = left.min(STEP);
         match set {
-            Some(set) if set <= left + SLACK && set >= wanted / 2 => None,
-            _ => Some(wanted),
+            Some(set) if set <= left + SLACK && set >= target / 2 => None,
+            _ => Some(target),
         }
     }
 
@@ -75,7 +76,7 @@ impl DeadlineStream<'_> {
     }
 }
 
-/// Whether an I/O error is a socket timeout expiring.
+/// Reports whether an I/O error is a socket timeout expiring.
 fn is_timeout(err: &std::io::Error) -> bool {
     matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }

@@ -559,7 +559,7 @@ struct Assembly {
 }
 
 impl Assembly {
-    /// The whole output, once every batch is in.
+    /// Returns the whole output, once every batch is in.
     fn finish(self, rows: usize) -> Result<PredictOutput, ClientError> {
         let Some(output_names) = self.output_names else {
             return Err(ClientError::InvalidRequest("no rows".into()));

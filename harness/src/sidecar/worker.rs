@@ -104,14 +104,14 @@ impl StderrTail {
 /// The time limit of one request: its length, and when it ends.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestTime {
-    /// When the request must be answered.
+    /// Instant by which the response must arrive.
     pub deadline: Instant,
     /// The limit, for messages.
     pub timeout: Duration,
 }
 
 impl RequestTime {
-    /// A limit of `timeout` from now.
+    /// Creates a limit of `timeout` from now.
     pub fn starting_now(timeout: Duration) -> RequestTime {
         RequestTime {
             deadline: Instant::now() + timeout,
@@ -585,8 +585,8 @@ impl Worker {
         self.kill();
     }
 
-    /// Sends `shutdown` and reports whether an `ok` answer with its id came
-    /// back within the grace period. Failures are not diagnosed further
+    /// Sends `shutdown` and reports whether an `ok` response with its id
+    /// came back within the grace period. Failures are not diagnosed further
     /// (no waiting for an exit status or stderr), since the worker is
     /// killed next anyway.
     fn acknowledges_shutdown(&mut self) -> bool {

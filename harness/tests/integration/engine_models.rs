@@ -33,7 +33,7 @@ impl Engine {
         Engine::with_s3(command, S3Config::default(), tune)
     }
 
-    /// An engine whose artifact loader reaches S3 with `s3`.
+    /// Builds an engine whose artifact loader reaches S3 with `s3`.
     fn with_s3(
         command: Option<SidecarCommand>,
         s3: S3Config,
@@ -939,11 +939,11 @@ fn slow_model_blocks_no_other_session() {
 /// Bucket of the S3 fetch tests.
 const FETCH_BUCKET: &str = "models";
 
-/// Longest time a gated proxy holds a fetch, so a failing test cannot
-/// leave a DDL statement stuck.
+/// Maximum time a gated proxy keeps a fetch waiting, so a failing test
+/// cannot leave a DDL statement stuck.
 const MAX_HOLD: Duration = Duration::from_secs(5);
 
-/// An engine without a sidecar whose S3 requests go through `proxy`.
+/// Builds an engine without a sidecar whose S3 requests go through `proxy`.
 fn engine_via(proxy: &GatedProxy) -> Engine {
     let s3 = S3Config {
         endpoint: Some(format!("http://127.0.0.1:{}", proxy.port)),
@@ -1001,7 +1001,7 @@ fn while_fetch_is_held(
 }
 
 /// CREATE and ALTER MODEL fetch an `s3://` artifact from moto through a
-/// proxy that holds the download until the test opens it. The fetch runs
+/// proxy that keeps the download waiting until the test opens it. The fetch runs
 /// without the store lock, so another session's statements finish
 /// meanwhile, and the DDL checks the catalog again when it commits: a
 /// model created by another session meanwhile makes CREATE fail as a

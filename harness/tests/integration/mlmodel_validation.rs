@@ -153,7 +153,7 @@ fn missing_directory_is_reported() {
 }
 
 #[test]
-fn a_file_is_not_a_model_directory() {
+fn file_path_is_not_model_directory() {
     let onnx = crate::support::repo_root().join("fixtures/onnx/churn_linear.onnx");
     let err = inspect_mlmodel(&onnx).expect_err("a file is not a directory");
     assert_eq!(err.rule, MlmodelRule::MissingMlmodel);

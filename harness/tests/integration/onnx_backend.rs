@@ -122,7 +122,7 @@ fn invalid_message(result: Result<harness::backend::ModelIo, BackendError>) -> S
 }
 
 #[test]
-fn a_directory_is_not_an_onnx_model() {
+fn directory_is_not_onnx_model() {
     let dir = repo_root().join("fixtures/mlflow/churn");
     let message = invalid_message(inspect_file(&dir));
     assert!(message.contains("the location is a directory"), "{message}");

@@ -1,5 +1,5 @@
-//! A TCP proxy on 127.0.0.1 that holds each new connection until the test
-//! opens its gate, then relays it to a server on another local port. Tests
+//! A TCP proxy on 127.0.0.1 that keeps each new connection waiting until
+//! the test opens its gate, then relays it to a server on another local port. Tests
 //! use it to keep a client stuck in a request to a real server for as long
 //! as they need.
 

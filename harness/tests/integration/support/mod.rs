@@ -175,8 +175,8 @@ pub fn assert_same_bits(left: &[f32], right: &[f32], what: &str) {
     }
 }
 
-/// The counts of `harness run`'s last line, `N passed, N failed, N
-/// skipped`: passed, failed and skipped.
+/// Returns the counts of `harness run`'s last line, `N passed, N failed,
+/// N skipped`: passed, failed and skipped.
 pub fn summary_counts(stdout: &str) -> (usize, usize, usize) {
     let line = stdout.lines().last().unwrap_or_default();
     let numbers: Vec<usize> = line
